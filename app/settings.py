@@ -1,0 +1,44 @@
+"""The one place configuration is read: ``GROUNDLOOP_*`` variables and ``.env``."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything groundloop can be told; defaults run on one laptop with nothing to set up."""
+
+    model_config = SettingsConfigDict(env_prefix="GROUNDLOOP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    collection: str = "docs"
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL; a local folder under data_dir when unset."
+    )
+
+    chunk_size: int = Field(default=1500, ge=200, description="Characters per chunk.")
+    chunk_overlap: int = Field(default=150, ge=0)
+    max_file_mb: float = Field(default=50.0, gt=0, description="Larger files are skipped.")
+    embedding_batch_size: int = Field(default=64, ge=1)
+    embedding_int8: bool = Field(
+        default=True, description="Dynamic int8 quantisation of the embedding model's linear layers."
+    )
+
+    dense_weight: float = Field(default=0.65, ge=0.0, le=1.0)
+    candidates: int = Field(default=100, ge=1, description="Top-N taken from each of dense and keyword.")
+    top_k: int = Field(default=5, ge=1, description="Sources shown with an answer.")
+    max_question_chars: int = Field(default=4000, ge=1)
+
+    @cached_property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @cached_property
+    def keyword_dir(self) -> Path:
+        return self.data_dir / "keyword"
+
+    @cached_property
+    def records_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'records.sqlite').resolve()}"

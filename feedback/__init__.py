@@ -1,0 +1,1 @@
+"""Feedback storage, review, export and learning from feedback."""

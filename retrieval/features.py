@@ -1,0 +1,72 @@
+"""Per-candidate features: the one function that serving and the retraining job share."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.keyword import KeywordIndex, tokenize
+
+FEATURES = (
+    "dense",
+    "keyword",
+    "dense_norm",
+    "keyword_norm",
+    "dense_rank",
+    "keyword_rank",
+    "chunk_words",
+    "query_words",
+    "query_overlap",
+    "title_overlap",
+)
+
+
+@dataclass
+class Candidates:
+    """The union of the dense and keyword top-N for one query, with their raw signals.
+
+    ``dense`` and ``keyword`` hold every candidate's score in both lists (computed even where a
+    candidate came from only one); ranks are 1-based, and N+1 where it was not in that top-N.
+    """
+
+    query: str
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict]
+    dense: np.ndarray
+    keyword: np.ndarray
+    dense_rank: np.ndarray
+    keyword_rank: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def min_max(values: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] within one query; all-equal values become 0."""
+    if len(values) == 0:
+        return values
+    low, span = values.min(), values.max() - values.min()
+    return (values - low) / span if span > 0 else np.zeros_like(values)
+
+
+def features(candidates: Candidates, keyword: KeywordIndex) -> np.ndarray:
+    """A (candidates × FEATURES) matrix; columns in the order of ``FEATURES``."""
+    terms = sorted(set(tokenize([candidates.query])[0]))
+    rows = [keyword.row.get(chunk_id, -1) for chunk_id in candidates.ids]
+    containing = [keyword.containing(term) for term in terms]
+    query_overlap = [sum(row in found for found in containing) / max(len(terms), 1) for row in rows]
+    title_terms = tokenize([metadata.get("title", "") for metadata in candidates.metadatas])
+    title_overlap = [len(set(title) & set(terms)) / max(len(terms), 1) for title in title_terms]
+    columns = [
+        candidates.dense,
+        candidates.keyword,
+        min_max(candidates.dense),
+        min_max(candidates.keyword),
+        candidates.dense_rank,
+        candidates.keyword_rank,
+        [len(text.split()) for text in candidates.texts],
+        np.full(len(candidates), len(candidates.query.split())),
+        query_overlap,
+        title_overlap,
+    ]
+    return np.column_stack([np.asarray(column, dtype=np.float32) for column in columns]).reshape(-1, len(FEATURES))

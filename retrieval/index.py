@@ -1,0 +1,165 @@
+"""One object keeping a Chroma collection and its bm25s keyword index in step."""
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_classic.indexes import SQLRecordManager
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.indexing import index as langchain_index
+
+from retrieval.chunking import chunk_id
+from retrieval.errors import IndexUnavailable
+from retrieval.keyword import KeywordIndex
+
+REVISION = "groundloop_revision"
+_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an ingest did to the chunks of a collection."""
+
+    added: int
+    skipped: int
+    replaced: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    metadata: dict
+
+
+def connect(*, chroma_url: str | None, chroma_path: Path) -> chromadb.ClientAPI:
+    """A Chroma server's client when a URL is given, else a local folder; telemetry off."""
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if not chroma_url:
+        chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(chroma_path), settings=settings)
+    url = urlparse(chroma_url)
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=settings,
+        )
+        client.heartbeat()
+    except Exception as error:
+        raise IndexUnavailable(f"Cannot reach the Chroma server at {chroma_url} ({type(error).__name__}).") from None
+    return client
+
+
+class HybridIndex:
+    """Dense vectors in Chroma plus BM25 over the same chunks, rebuilt when Chroma changes."""
+
+    def __init__(
+        self,
+        *,
+        client: chromadb.ClientAPI,
+        collection: str,
+        embeddings: Embeddings,
+        keyword_dir: Path,
+        records_url: str,
+    ) -> None:
+        self.embeddings = embeddings
+        self.client = client
+        self.name = collection
+        try:
+            self.store = Chroma(
+                client=client,
+                collection_name=collection,
+                embedding_function=embeddings,
+                collection_configuration={"hnsw": {"space": "cosine", "ef_search": 200}},
+            )
+        except ValueError as error:
+            raise IndexUnavailable(f"Cannot open collection '{collection}': {error}") from None
+        self.collection = self.store._collection
+        self.records = SQLRecordManager(f"chroma/{collection}", db_url=records_url)
+        self.records.create_schema()
+        self.keyword_dir = keyword_dir / collection
+        self._keyword: KeywordIndex | None = None
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def add(self, chunks: list[Document], *, progress: Callable[[int], None] | None = None) -> Changes:
+        """Index chunks; unchanged ones are skipped, and a changed source's old chunks removed.
+
+        Chunks go in by length so that each embedding batch has little padding.
+        """
+        ordered = sorted(chunks, key=lambda chunk: len(chunk.page_content))
+        result = langchain_index(
+            _reporting(ordered, progress),
+            self.records,
+            self.store,
+            batch_size=256,
+            cleanup="scoped_full",
+            source_id_key="source",
+            key_encoder=chunk_id,
+        )
+        if result["num_added"] or result["num_deleted"] or result["num_updated"]:
+            self.collection.modify(metadata={REVISION: uuid.uuid4().hex})
+        return Changes(added=result["num_added"], skipped=result["num_skipped"], replaced=result["num_deleted"])
+
+    def revision(self) -> str:
+        """Read afresh: another process may have ingested since this one opened the collection."""
+        metadata = self.client.get_collection(self.name, embedding_function=None).metadata
+        return (metadata or {}).get(REVISION, "")
+
+    def keyword(self) -> KeywordIndex:
+        """The keyword index for the collection's current revision, rebuilt when stale or missing."""
+        revision = self.revision()
+        if self._keyword is None or self._keyword.revision != revision:
+            saved = KeywordIndex.load(self.keyword_dir)
+            if saved is None or saved.revision != revision:
+                ids, texts = [], []
+                for chunk in self.all_chunks():
+                    ids.append(chunk.id)
+                    texts.append(chunk.text)
+                saved = KeywordIndex.build(ids, texts, revision)
+                saved.save(self.keyword_dir)
+            self._keyword = saved
+        return self._keyword
+
+    def all_chunks(self) -> Iterator[Chunk]:
+        for offset in range(0, self.count(), _PAGE):
+            page = self.collection.get(limit=_PAGE, offset=offset, include=["documents", "metadatas"])
+            yield from map(Chunk, page["ids"], page["documents"], page["metadatas"])
+
+    def dense(self, vector: np.ndarray, n: int) -> tuple[list[Chunk], np.ndarray]:
+        """The n nearest chunks and their cosine similarities, best first."""
+        n = min(n, self.count())
+        if n == 0:
+            return [], np.zeros(0, dtype=np.float32)
+        found = self.collection.query(
+            query_embeddings=[vector.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
+        )
+        chunks = list(map(Chunk, found["ids"][0], found["documents"][0], found["metadatas"][0]))
+        return chunks, 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
+
+    def fetch(self, ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
+        """Chunks and their stored embeddings, in the order asked."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        position = {chunk_id: i for i, chunk_id in enumerate(found["ids"])}
+        order = [position[chunk_id] for chunk_id in ids]
+        chunks = [Chunk(found["ids"][i], found["documents"][i], found["metadatas"][i]) for i in order]
+        return chunks, np.asarray(found["embeddings"], dtype=np.float32)[order]
+
+
+def _reporting(chunks: list[Document], progress: Callable[[int], None] | None) -> Iterable[Document]:
+    for chunk in chunks:
+        yield chunk
+        if progress:
+            progress(1)

@@ -1,0 +1,58 @@
+"""``HybridRetriever``: the LangChain retriever over a ``HybridIndex`` and a ranker."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from retrieval.candidates import gather
+from retrieval.errors import EmptyQuery
+from retrieval.features import features
+from retrieval.index import HybridIndex
+from retrieval.ranking import FusionRanker, Ranker
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    text: str
+    metadata: dict
+    score: float
+
+
+class HybridRetriever(BaseRetriever):
+    """Documents carry ``doc_id``, ``title``, ``source``, ``position``, ``chunk_id``, ``score``, ``rank``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: HybridIndex
+    ranker: Ranker = FusionRanker()
+    k: int = 5
+    candidates: int = 100
+
+    def hits(self, query: str) -> list[Hit]:
+        """Every candidate chunk, best first."""
+        if not query.strip():
+            raise EmptyQuery()
+        found = gather(self.index, query, self.candidates)
+        if not len(found):
+            return []
+        scores = self.ranker.score(found, features(found, self.index.keyword()))
+        order = np.argsort(-scores, kind="stable")
+        return [Hit(found.ids[i], found.texts[i], found.metadatas[i], float(scores[i])) for i in order]
+
+    def rank_documents(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Documents, not chunks, each scored by its best chunk; the top ``k``."""
+        best: dict[str, float] = {}
+        for hit in self.hits(query):
+            best.setdefault(hit.metadata["doc_id"], hit.score)
+        return list(best.items())[:k]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [
+            Document(hit.text, metadata={**hit.metadata, "chunk_id": hit.chunk_id, "score": hit.score, "rank": rank})
+            for rank, hit in enumerate(self.hits(query)[: self.k], start=1)
+        ]
