@@ -13,6 +13,7 @@ def embeddings(settings: Settings) -> MiniLMEmbeddings:
 
 
 def open_index(settings: Settings, collection: str | None = None) -> HybridIndex:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     return HybridIndex(
         client=connect(chroma_url=settings.chroma_url, chroma_path=settings.chroma_path),
         collection=collection or settings.collection,

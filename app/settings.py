@@ -18,8 +18,8 @@ class Settings(BaseSettings):
         default=None, description="Chroma server URL; a local folder under data_dir when unset."
     )
 
-    chunk_size: int = Field(default=1500, ge=200, description="Characters per chunk.")
-    chunk_overlap: int = Field(default=150, ge=0)
+    chunk_size: int = Field(default=2000, ge=200, description="Characters per chunk.")
+    chunk_overlap: int = Field(default=200, ge=0)
     max_file_mb: float = Field(default=50.0, gt=0, description="Larger files are skipped.")
     embedding_batch_size: int = Field(default=64, ge=1)
     embedding_int8: bool = Field(

@@ -11,25 +11,29 @@ def gather(index: HybridIndex, query: str, n: int) -> Candidates:
     """Both scores for every candidate, so fusion never has to guess a missing one."""
     vector = index.embeddings.encode([query], threads=1)[0]
     keyword = index.keyword()
-    all_keyword = keyword.scores(tokenize([query])[0])
-    dense_chunks, dense_scores = index.dense(vector, n)
+    terms = tokenize([query])[0]
+    all_keyword = keyword.scores(terms)
+    dense_ids, dense_scores = index.dense(vector, n)
 
-    best = np.argsort(-all_keyword, kind="stable")[:n] if len(all_keyword) else np.zeros(0, dtype=int)
+    best = np.argsort(-all_keyword, kind="stable")[:n]
     keyword_ids = [keyword.ids[row] for row in best if all_keyword[row] > 0]
-    dense_ids = [chunk.id for chunk in dense_chunks]
-    extra_chunks, extra_vectors = index.fetch([i for i in keyword_ids if i not in set(dense_ids)])
+    in_dense = set(dense_ids)
+    extra_ids = [chunk_id for chunk_id in keyword_ids if chunk_id not in in_dense]
+    extra_scores = index.vectors(extra_ids) @ vector if extra_ids else np.zeros(0, dtype=np.float32)
 
-    chunks = dense_chunks + extra_chunks
-    ids = [chunk.id for chunk in chunks]
-    dense = np.concatenate([dense_scores, extra_vectors @ vector if len(extra_chunks) else np.zeros(0)])
-    rows = [keyword.row.get(chunk_id) for chunk_id in ids]
+    ids = dense_ids + extra_ids
+    dense = np.concatenate([dense_scores, extra_scores]).astype(np.float32)
+    # A chunk added since the keyword index was read is left for the next query, which sees it.
+    known = [i for i, chunk_id in enumerate(ids) if chunk_id in keyword.row]
+    ids = [ids[i] for i in known]
+    rows = np.array([keyword.row[chunk_id] for chunk_id in ids], dtype=np.int64)
     return Candidates(
         query=query,
+        terms=terms,
         ids=ids,
-        texts=[chunk.text for chunk in chunks],
-        metadatas=[chunk.metadata for chunk in chunks],
-        dense=dense.astype(np.float32),
-        keyword=np.array([all_keyword[row] if row is not None else 0.0 for row in rows], dtype=np.float32),
+        rows=rows,
+        dense=dense[known],
+        keyword=all_keyword[rows] if len(rows) else np.zeros(0, dtype=np.float32),
         dense_rank=_ranks(ids, dense_ids),
         keyword_rank=_ranks(ids, keyword_ids),
     )

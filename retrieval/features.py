@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.keyword import KeywordIndex, tokenize
+from retrieval.keyword import KeywordIndex
 
 FEATURES = (
     "dense",
@@ -26,12 +26,13 @@ class Candidates:
 
     ``dense`` and ``keyword`` hold every candidate's score in both lists (computed even where a
     candidate came from only one); ranks are 1-based, and N+1 where it was not in that top-N.
+    ``rows`` index the keyword index, which knows each chunk's document, title and length.
     """
 
     query: str
+    terms: list[str]
     ids: list[str]
-    texts: list[str]
-    metadatas: list[dict]
+    rows: np.ndarray
     dense: np.ndarray
     keyword: np.ndarray
     dense_rank: np.ndarray
@@ -51,12 +52,11 @@ def min_max(values: np.ndarray) -> np.ndarray:
 
 def features(candidates: Candidates, keyword: KeywordIndex) -> np.ndarray:
     """A (candidates × FEATURES) matrix; columns in the order of ``FEATURES``."""
-    terms = sorted(set(tokenize([candidates.query])[0]))
-    rows = [keyword.row.get(chunk_id, -1) for chunk_id in candidates.ids]
+    terms = set(candidates.terms)
+    rows = candidates.rows.tolist()
     containing = [keyword.containing(term) for term in terms]
     query_overlap = [sum(row in found for found in containing) / max(len(terms), 1) for row in rows]
-    title_terms = tokenize([metadata.get("title", "") for metadata in candidates.metadatas])
-    title_overlap = [len(set(title) & set(terms)) / max(len(terms), 1) for title in title_terms]
+    title_overlap = [len(terms.intersection(keyword.title_terms[row])) / max(len(terms), 1) for row in rows]
     columns = [
         candidates.dense,
         candidates.keyword,
@@ -64,7 +64,7 @@ def features(candidates: Candidates, keyword: KeywordIndex) -> np.ndarray:
         min_max(candidates.keyword),
         candidates.dense_rank,
         candidates.keyword_rank,
-        [len(text.split()) for text in candidates.texts],
+        keyword.words[candidates.rows] if rows else [],
         np.full(len(candidates), len(candidates.query.split())),
         query_overlap,
         title_overlap,

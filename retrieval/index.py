@@ -54,8 +54,8 @@ def connect(*, chroma_url: str | None, chroma_path: Path) -> chromadb.ClientAPI:
             settings=settings,
         )
         client.heartbeat()
-    except Exception as error:
-        raise IndexUnavailable(f"Cannot reach the Chroma server at {chroma_url} ({type(error).__name__}).") from None
+    except Exception as error:  # connection refused, DNS, TLS: all mean the same to a user
+        raise IndexUnavailable(f"Cannot reach the Chroma server at {chroma_url}.") from error
     return client
 
 
@@ -122,11 +122,10 @@ class HybridIndex:
         if self._keyword is None or self._keyword.revision != revision:
             saved = KeywordIndex.load(self.keyword_dir)
             if saved is None or saved.revision != revision:
-                ids, texts = [], []
-                for chunk in self.all_chunks():
-                    ids.append(chunk.id)
-                    texts.append(chunk.text)
-                saved = KeywordIndex.build(ids, texts, revision)
+                chunks = list(self.all_chunks())
+                saved = KeywordIndex.build(
+                    [c.id for c in chunks], [c.text for c in chunks], [c.metadata for c in chunks], revision
+                )
                 saved.save(self.keyword_dir)
             self._keyword = saved
         return self._keyword
@@ -136,26 +135,27 @@ class HybridIndex:
             page = self.collection.get(limit=_PAGE, offset=offset, include=["documents", "metadatas"])
             yield from map(Chunk, page["ids"], page["documents"], page["metadatas"])
 
-    def dense(self, vector: np.ndarray, n: int) -> tuple[list[Chunk], np.ndarray]:
-        """The n nearest chunks and their cosine similarities, best first."""
+    def dense(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]:
+        """Ids of the n nearest chunks and their cosine similarities, best first."""
         n = min(n, self.count())
         if n == 0:
             return [], np.zeros(0, dtype=np.float32)
-        found = self.collection.query(
-            query_embeddings=[vector.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
-        )
-        chunks = list(map(Chunk, found["ids"][0], found["documents"][0], found["metadatas"][0]))
-        return chunks, 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
+        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
+        return found["ids"][0], 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
 
-    def fetch(self, ids: list[str]) -> tuple[list[Chunk], np.ndarray]:
-        """Chunks and their stored embeddings, in the order asked."""
+    def vectors(self, ids: list[str]) -> np.ndarray:
+        """Stored embeddings of the chunks, in the order asked."""
         if not ids:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+            return np.zeros((0, 0), dtype=np.float32)
+        found = self.collection.get(ids=ids, include=["embeddings"])
         position = {chunk_id: i for i, chunk_id in enumerate(found["ids"])}
-        order = [position[chunk_id] for chunk_id in ids]
-        chunks = [Chunk(found["ids"][i], found["documents"][i], found["metadatas"][i]) for i in order]
-        return chunks, np.asarray(found["embeddings"], dtype=np.float32)[order]
+        return np.asarray(found["embeddings"], dtype=np.float32)[[position[chunk_id] for chunk_id in ids]]
+
+    def chunks(self, ids: list[str]) -> list[Chunk]:
+        """Texts and metadata of the chunks, in the order asked."""
+        found = self.collection.get(ids=ids, include=["documents", "metadatas"]) if ids else {"ids": []}
+        by_id = {i: Chunk(i, text, meta) for i, text, meta in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [])}
+        return [by_id[chunk_id] for chunk_id in ids if chunk_id in by_id]
 
 
 def _reporting(chunks: list[Document], progress: Callable[[int], None] | None) -> Iterable[Document]:

@@ -1,7 +1,8 @@
-"""The bm25s keyword index: English stemming and stopwords, saved without pickles.
+"""The keyword index: bm25s over the collection's chunks, and the per-chunk facts ranking needs.
 
 It is derived data: built from the chunks in Chroma and tagged with the collection's
-revision, so a stale or missing copy is simply rebuilt.
+revision, so a stale or missing copy is simply rebuilt. Keeping each chunk's document id,
+title terms and length here lets a query be ranked without reading chunk texts back from Chroma.
 """
 
 import json
@@ -27,19 +28,30 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 class KeywordIndex:
-    def __init__(self, bm25: bm25s.BM25 | None, ids: list[str], revision: str) -> None:
+    def __init__(self, bm25: bm25s.BM25 | None, meta: dict) -> None:
         self.bm25 = bm25
-        self.ids = ids
-        self.revision = revision
-        self.row = {chunk_id: row for row, chunk_id in enumerate(ids)}
+        self.revision: str = meta["revision"]
+        self.ids: list[str] = meta["ids"]
+        self.doc_ids: list[str] = meta["doc_ids"]
+        self.title_terms: list[list[str]] = meta["title_terms"]
+        self.words = np.asarray(meta["words"], dtype=np.float32)
+        self.row = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
+        self._meta = meta
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], revision: str) -> "KeywordIndex":
+    def build(cls, ids: list[str], texts: list[str], metadatas: list[dict], revision: str) -> "KeywordIndex":
+        meta = {
+            "revision": revision,
+            "ids": ids,
+            "doc_ids": [m.get("doc_id", chunk_id) for m, chunk_id in zip(metadatas, ids)],
+            "title_terms": tokenize([m.get("title", "") for m in metadatas]) if ids else [],
+            "words": [len(text.split()) for text in texts],
+        }
         if not ids:
-            return cls(None, [], revision)
+            return cls(None, meta)
         bm25 = bm25s.BM25()
         bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False), show_progress=False)
-        return cls(bm25, ids, revision)
+        return cls(bm25, meta)
 
     @classmethod
     def load(cls, folder: Path) -> "KeywordIndex | None":
@@ -47,9 +59,9 @@ class KeywordIndex:
         try:
             meta = json.loads((folder / META).read_text())
             bm25 = bm25s.BM25.load(str(folder), load_corpus=False) if meta["ids"] else None
+            return cls(bm25, meta)
         except (OSError, ValueError, KeyError):
             return None
-        return cls(bm25, meta["ids"], meta["revision"])
 
     def save(self, folder: Path) -> None:
         """Write beside the old copy, then swap, so a reader never sees half an index."""
@@ -58,15 +70,13 @@ class KeywordIndex:
         staging.mkdir(parents=True)
         if self.bm25 is not None:
             self.bm25.save(str(staging), allow_pickle=False, show_progress=False)
-        (staging / META).write_text(json.dumps({"revision": self.revision, "ids": self.ids}))
+        (staging / META).write_text(json.dumps(self._meta))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query terms (zeros for unknown terms)."""
-        if self.bm25 is None:
-            return np.zeros(0, dtype=np.float32)
-        known = [t for t in terms if t in self.bm25.vocab_dict]
+        known = [t for t in terms if self.bm25 is not None and t in self.bm25.vocab_dict]
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.bm25.get_scores(known).astype(np.float32)

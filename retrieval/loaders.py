@@ -98,9 +98,9 @@ def load_file(path: Path, *, max_bytes: int) -> list[Document]:
         raw = _loader(path).load()
     except LoadError:
         raise
-    except UnicodeDecodeError:
-        raise LoadError("not UTF-8 text") from None
     except Exception as error:  # a loader's own parsing errors: the file is broken, not the run
+        if UnicodeDecodeError in (type(error), type(error.__cause__)):
+            raise LoadError("not UTF-8 text") from None
         raise LoadError(f"cannot be read: {type(error).__name__}: {str(error)[:200]}") from None
     source = str(path.resolve())
     documents = []

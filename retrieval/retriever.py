@@ -18,8 +18,7 @@ from retrieval.ranking import FusionRanker, Ranker
 @dataclass(frozen=True)
 class Hit:
     chunk_id: str
-    text: str
-    metadata: dict
+    doc_id: str
     score: float
 
 
@@ -40,19 +39,25 @@ class HybridRetriever(BaseRetriever):
         found = gather(self.index, query, self.candidates)
         if not len(found):
             return []
-        scores = self.ranker.score(found, features(found, self.index.keyword()))
+        keyword = self.index.keyword()
+        scores = self.ranker.score(found, features(found, keyword))
         order = np.argsort(-scores, kind="stable")
-        return [Hit(found.ids[i], found.texts[i], found.metadatas[i], float(scores[i])) for i in order]
+        return [Hit(found.ids[i], keyword.doc_ids[found.rows[i]], float(scores[i])) for i in order]
 
     def rank_documents(self, query: str, k: int) -> list[tuple[str, float]]:
         """Documents, not chunks, each scored by its best chunk; the top ``k``."""
         best: dict[str, float] = {}
         for hit in self.hits(query):
-            best.setdefault(hit.metadata["doc_id"], hit.score)
+            best.setdefault(hit.doc_id, hit.score)
         return list(best.items())[:k]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        hits = self.hits(query)[: self.k]
+        chunks = {chunk.id: chunk for chunk in self.index.chunks([hit.chunk_id for hit in hits])}
         return [
-            Document(hit.text, metadata={**hit.metadata, "chunk_id": hit.chunk_id, "score": hit.score, "rank": rank})
-            for rank, hit in enumerate(self.hits(query)[: self.k], start=1)
+            Document(
+                chunks[hit.chunk_id].text,
+                metadata={**chunks[hit.chunk_id].metadata, "chunk_id": hit.chunk_id, "score": hit.score, "rank": rank},
+            )
+            for rank, hit in enumerate((hit for hit in hits if hit.chunk_id in chunks), start=1)
         ]
