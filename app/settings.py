@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         default=True, description="Dynamic int8 quantisation of the embedding model's linear layers."
     )
 
-    dense_weight: float = Field(default=0.65, ge=0.0, le=1.0)
+    dense_weight: float = Field(default=0.6, ge=0.0, le=1.0)
     candidates: int = Field(default=100, ge=1, description="Top-N taken from each of dense and keyword.")
     top_k: int = Field(default=5, ge=1, description="Sources shown with an answer.")
     max_question_chars: int = Field(default=4000, ge=1)

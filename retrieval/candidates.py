@@ -4,18 +4,18 @@ import numpy as np
 
 from retrieval.features import Candidates
 from retrieval.index import HybridIndex
-from retrieval.keyword import tokenize
+from retrieval.keyword import KeywordIndex, tokenize
 
 
-def gather(index: HybridIndex, query: str, n: int) -> Candidates:
+def gather(index: HybridIndex, keyword: KeywordIndex, query: str, n: int) -> Candidates:
     """Both scores for every candidate, so fusion never has to guess a missing one."""
     vector = index.embeddings.encode([query], threads=1)[0]
-    keyword = index.keyword()
     terms = tokenize([query])[0]
     all_keyword = keyword.scores(terms)
     dense_ids, dense_scores = index.dense(vector, n)
 
-    best = np.argsort(-all_keyword, kind="stable")[:n]
+    top = np.argpartition(-all_keyword, n - 1)[:n] if len(all_keyword) > n else np.arange(len(all_keyword))
+    best = top[np.argsort(-all_keyword[top], kind="stable")]
     keyword_ids = [keyword.ids[row] for row in best if all_keyword[row] > 0]
     in_dense = set(dense_ids)
     extra_ids = [chunk_id for chunk_id in keyword_ids if chunk_id not in in_dense]

@@ -20,7 +20,7 @@ class Ranker(Protocol):
 class FusionRanker:
     """``w`` × min-max dense + (1 − ``w``) × min-max BM25, per query."""
 
-    dense_weight: float = 0.65
+    dense_weight: float = 0.6
     version: str = "fusion"
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:

@@ -36,10 +36,10 @@ class HybridRetriever(BaseRetriever):
         """Every candidate chunk, best first."""
         if not query.strip():
             raise EmptyQuery()
-        found = gather(self.index, query, self.candidates)
+        keyword = self.index.keyword()
+        found = gather(self.index, keyword, query, self.candidates)
         if not len(found):
             return []
-        keyword = self.index.keyword()
         scores = self.ranker.score(found, features(found, keyword))
         order = np.argsort(-scores, kind="stable")
         return [Hit(found.ids[i], keyword.doc_ids[found.rows[i]], float(scores[i])) for i in order]
