@@ -137,6 +137,36 @@ def eval_command(
     out.print(table)
 
 
+@cli.command()
+def ask(
+    question: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
+) -> None:
+    """Answer a question from the indexed documents, citing them as [n], and check the answer."""
+    result = components.chain(state.settings).run(question)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if result.notice:
+        err.print(f"[yellow]{result.notice}[/]", highlight=False)
+    out.print(result.answer, markup=False, highlight=False)
+    for citation in result.citations:
+        out.print(f"  [{citation.n}] {citation.title} · {citation.source}", markup=False, highlight=False, style="dim")
+    if result.reasons:
+        out.print("[yellow]Flagged for review:[/] " + "; ".join(result.reasons), highlight=False)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the chat page and the HTTP routes."""
+    from app.server import run
+
+    run(state.settings, host=host, port=port)
+
+
 def beir_collection(dataset: Path) -> str:
     """A collection of the dataset's own, named after its folder and unique to its path."""
     slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", dataset.resolve().name).strip("-_")[:40] or "dataset"

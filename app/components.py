@@ -5,6 +5,10 @@ from retrieval.index import HybridIndex, connect
 from retrieval.ranking import FusionRanker
 from retrieval.retriever import HybridRetriever
 
+from app.answerers import ExtractiveAnswerer, OpenAIAnswerer
+from app.chain import Chain
+from app.condense import Condenser
+from app.grounding import GroundingCheck
 from app.settings import Settings
 
 
@@ -29,4 +33,32 @@ def retriever(settings: Settings, index: HybridIndex, *, k: int | None = None) -
         ranker=FusionRanker(dense_weight=settings.dense_weight),
         k=k or settings.top_k,
         candidates=settings.candidates,
+    )
+
+
+def chain(settings: Settings) -> Chain:
+    """The chat chain over the settings' collection: the model when configured, else offline."""
+    model = embeddings(settings)
+    extractive = ExtractiveAnswerer(
+        model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance
+    )
+    llm_configured = bool(settings.llm_base_url and settings.llm_model)
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    answerer = (
+        OpenAIAnswerer(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key, timeout=settings.llm_timeout)
+        if llm_configured
+        else extractive
+    )
+    return Chain(
+        retriever=retriever(settings, open_index(settings)),
+        answerer=answerer,
+        fallback=extractive,
+        grounding=GroundingCheck(
+            model,
+            support_similarity=settings.support_similarity,
+            support_overlap=settings.support_overlap,
+            min_retrieval_similarity=settings.min_retrieval_similarity,
+        ),
+        condenser=Condenser(answerer.llm if llm_configured else None),
+        max_question_chars=settings.max_question_chars,
     )

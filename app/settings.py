@@ -3,7 +3,7 @@
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     candidates: int = Field(default=100, ge=1, description="Top-N taken from each of dense and keyword.")
     top_k: int = Field(default=5, ge=1, description="Sources shown with an answer.")
     max_question_chars: int = Field(default=4000, ge=1)
+
+    llm_base_url: str | None = Field(default=None, description="An OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.")
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the model before answering offline.")
+
+    answer_sentences: int = Field(default=3, ge=1, description="Sentences the offline answerer quotes.")
+    answer_min_relevance: float = Field(
+        default=0.3, description="Below this question–sentence similarity the offline answerer finds nothing."
+    )
+    support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
+    support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
+    min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
 
     @cached_property
     def chroma_path(self) -> Path:

@@ -132,7 +132,7 @@ def _loader(path: Path) -> BaseLoader:
         return TextLoader(str(path), encoding="utf-8")
     if suffix in {".html", ".htm"}:
         return BSHTMLLoader(
-            str(path), open_encoding="utf-8", bs_kwargs={"features": "html.parser"}, get_text_separator="\n"
+            str(path), open_encoding="utf-8", bs_kwargs={"features": "html.parser"}, get_text_separator="\n\n"
         )
     if suffix == ".pdf":
         return PyPDFLoader(str(path))

@@ -20,10 +20,12 @@ class Hit:
     chunk_id: str
     doc_id: str
     score: float
+    similarity: float
+    """Cosine similarity of question and chunk: how sure retrieval is, whatever the ranker."""
 
 
 class HybridRetriever(BaseRetriever):
-    """Documents carry ``doc_id``, ``title``, ``source``, ``position``, ``chunk_id``, ``score``, ``rank``."""
+    """Documents carry ``doc_id``, ``title``, ``source``, ``position``, ``chunk_id``, ``score``, ``similarity``, ``rank``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -42,7 +44,9 @@ class HybridRetriever(BaseRetriever):
             return []
         scores = self.ranker.score(found, features(found, keyword))
         order = np.argsort(-scores, kind="stable")
-        return [Hit(found.ids[i], keyword.doc_ids[found.rows[i]], float(scores[i])) for i in order]
+        return [
+            Hit(found.ids[i], keyword.doc_ids[found.rows[i]], float(scores[i]), float(found.dense[i])) for i in order
+        ]
 
     def rank_documents(self, query: str, k: int) -> list[tuple[str, float]]:
         """Documents, not chunks, each scored by its best chunk; the top ``k``."""
@@ -57,7 +61,7 @@ class HybridRetriever(BaseRetriever):
         return [
             Document(
                 chunks[hit.chunk_id].text,
-                metadata={**chunks[hit.chunk_id].metadata, "chunk_id": hit.chunk_id, "score": hit.score, "rank": rank},
+                metadata={**chunks[hit.chunk_id].metadata, "chunk_id": hit.chunk_id, "score": hit.score, "similarity": hit.similarity, "rank": rank},
             )
             for rank, hit in enumerate((hit for hit in hits if hit.chunk_id in chunks), start=1)
         ]

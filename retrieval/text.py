@@ -17,3 +17,37 @@ def normalize(text: str) -> str:
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BLOCK_START = re.compile(r"^\s*(#|[-*+] |\d+[.)] |>)")
+_ONE_LINE_BLOCK = re.compile(r"^\s*#")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of ``text``: hard-wrapped lines joined; headings, list items and table rows stand alone;
+    code blocks left out.
+
+    Good enough to quote from and to check claims against.
+    """
+    blocks: list[list[str]] = []
+    fenced = False
+    for line in text.split("\n"):
+        if line.strip().startswith("```"):
+            fenced = not fenced
+            blocks.append([])
+        elif fenced:
+            continue
+        elif line.strip().startswith("|"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if not all(set(cell) <= set("-: ") for cell in cells):
+                blocks += [["; ".join(cells)], []]
+        elif not line.strip():
+            blocks.append([])
+        elif _BLOCK_START.match(line) or not blocks or not blocks[-1]:
+            blocks.append([line.strip()])
+            if _ONE_LINE_BLOCK.match(line):
+                blocks.append([])
+        else:
+            blocks[-1].append(line.strip())
+    return [part.strip() for block in blocks if block for part in _SENTENCE_BREAK.split(" ".join(block)) if part.strip()]

@@ -1,0 +1,157 @@
+"""The chat chain: condense → retrieve → answer → check, returning one result object.
+
+``Chain.stream`` yields answer text as it is produced, then the ``ChainResult``; the chat,
+the CLI and (later) the API all consume that one stream.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import openai
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableLambda
+from langchain_core.retrievers import BaseRetriever
+
+from app.answerers import Answerer, ExtractiveAnswerer
+from app.condense import Condenser
+from app.grounding import CITATION, GroundingCheck
+from app.questions import clean_question
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    score: float
+    similarity: float
+    rank: int
+    chunk_id: str
+    cited: bool
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    question: str
+    standalone_question: str
+    answer: str
+    citations: list[Citation]
+    verdict: str
+    reasons: list[str]
+    timings_ms: dict[str, float]
+    answerer: str
+    notice: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Restart:
+    """The model failed part-way: drop what was shown; the offline answer follows."""
+
+    notice: str
+
+
+class Chain:
+    def __init__(
+        self,
+        *,
+        retriever: BaseRetriever,
+        answerer: Answerer,
+        fallback: ExtractiveAnswerer,
+        grounding: GroundingCheck,
+        condenser: Condenser,
+        max_question_chars: int,
+    ) -> None:
+        self.retriever = retriever
+        self.answerer = answerer
+        self.fallback = fallback
+        self.grounding = grounding
+        self.condense = RunnableLambda(lambda given: condenser(given["question"], given["history"]))
+        self.max_question_chars = max_question_chars
+
+    def stream(self, question: str, history: list[str] = ()) -> Iterator[Token | Restart | ChainResult]:
+        """``history`` holds the thread's earlier standalone questions, oldest first."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = round((now - clock) * 1000, 2)
+            clock = now
+
+        question = clean_question(question, max_chars=self.max_question_chars)
+        standalone = self.condense.invoke({"question": question, "history": list(history)})
+        lap("condense")
+        sources = self.retriever.invoke(standalone)
+        lap("retrieve")
+        pieces, answerer, notice = [], self.answerer, None
+        try:
+            for piece in answerer.stream(standalone, sources):
+                pieces.append(piece)
+                yield Token(piece)
+        except (openai.APIError, TimeoutError) as error:
+            notice = f"The language model did not answer ({_why(error)}), so this is the offline answer."
+            if pieces:
+                yield Restart(notice)
+            pieces, answerer = [], self.fallback
+            for piece in answerer.stream(standalone, sources):
+                pieces.append(piece)
+                yield Token(piece)
+        answer = "".join(pieces)
+        lap("answer")
+        verdict = self.grounding.check(answer, sources)
+        lap("check")
+        timings["total"] = round(sum(timings.values()), 2)
+        yield ChainResult(
+            question=question,
+            standalone_question=standalone,
+            answer=answer,
+            citations=_citations(sources, answer),
+            verdict=verdict.label,
+            reasons=verdict.reasons,
+            timings_ms=timings,
+            answerer=answerer.name,
+            notice=notice,
+        )
+
+    def run(self, question: str, history: list[str] = ()) -> ChainResult:
+        *_, result = self.stream(question, history)
+        return result
+
+
+def _citations(sources: list[Document], answer: str) -> list[Citation]:
+    cited = {int(n) for n in CITATION.findall(answer)}
+    return [
+        Citation(
+            n=n,
+            doc_id=s.metadata["doc_id"],
+            title=s.metadata.get("title", ""),
+            source=s.metadata.get("source", ""),
+            text=s.page_content,
+            score=s.metadata["score"],
+            similarity=s.metadata["similarity"],
+            rank=s.metadata["rank"],
+            chunk_id=s.metadata["chunk_id"],
+            cited=n in cited,
+        )
+        for n, s in enumerate(sources, start=1)
+    ]
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, (openai.APITimeoutError, TimeoutError)):
+        return "timed out"
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}"
+    return "could not connect"
