@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench
+.PHONY: setup browser demo test bench
 
 setup: $(STAMP)
 
@@ -16,14 +16,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's chromium (never a browser downloaded by playwright).
+browser:
+	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: setup
 	$(VENV)/bin/groundloop ingest docs
 	@echo
-	@echo "The user guide in docs/ is indexed. Ask it something:"
-	@echo "  $(VENV)/bin/groundloop search \"how do I ingest a folder\""
+	@echo "The user guide in docs/ is indexed. Open http://127.0.0.1:8000 and ask it something."
+	@echo "Ctrl-C stops the server."
+	$(VENV)/bin/groundloop serve
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) -m benchmarks.retrieval
+	$(PY) -m benchmarks.chat

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real ``groundloop`` server in a subprocess, driven through Chromium."""
