@@ -102,3 +102,26 @@ def test_chroma_server_down_is_one_line_naming_the_url(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == "error: Cannot reach the Chroma server at http://127.0.0.1:9."
+
+
+def test_ask_json_prints_the_result_object(tmp_path: Path, corpus: Path, embeddings) -> None:
+    invoke(tmp_path / "data", "ingest", str(corpus))
+    result = json.loads(invoke(tmp_path / "data", "ask", "Which sea does the Nile flow into?", "--json").stdout)
+    assert result["answer"] == "The Nile flows north into the Mediterranean Sea [1]."
+    assert result["citations"][0]["doc_id"] == str((corpus / "rivers.html").resolve())
+    assert result["verdict"] == "ok" and result["reasons"] == []
+    assert result["timings_ms"]["total"] > 0
+
+
+def test_ask_prints_the_answer_its_sources_and_any_flag(tmp_path: Path, corpus: Path, embeddings) -> None:
+    invoke(tmp_path / "data", "ingest", str(corpus))
+    shown = invoke(tmp_path / "data", "ask", "What is the airspeed of an unladen swallow?").stdout
+    assert shown.startswith("I could not find anything in the indexed documents that answers this.\n")
+    assert "  [1] " in shown
+    assert "Flagged for review: " in shown and "the answer cites no source" in shown
+
+
+def test_too_long_question_is_one_clear_line(tmp_path: Path) -> None:
+    done = subprocess.run([GROUNDLOOP, "--data-dir", str(tmp_path), "ask", "x" * 5000], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: The question is too long (5,000 characters; the limit is 4,000)."
