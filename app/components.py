@@ -1,5 +1,7 @@
 """Build retrieval's objects from the settings: the one place they meet."""
 
+from feedback import migrate
+from feedback.db import Database
 from retrieval.embeddings import MiniLMEmbeddings
 from retrieval.index import HybridIndex, connect
 from retrieval.ranking import FusionRanker
@@ -10,6 +12,14 @@ from app.chain import Chain
 from app.condense import Condenser
 from app.grounding import GroundingCheck
 from app.settings import Settings
+
+
+def database(settings: Settings) -> Database:
+    """The feedback database, migrated to the newest schema."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.feedback_url)
+    migrate.upgrade(db)
+    return db
 
 
 def embeddings(settings: Settings) -> MiniLMEmbeddings:

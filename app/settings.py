@@ -13,6 +13,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GROUNDLOOP_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the feedback database; SQLite in data_dir when unset."
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None, description="Signs sign-in tokens; generated into data_dir on first start when unset."
+    )
     collection: str = "docs"
     chroma_url: str | None = Field(
         default=None, description="Chroma server URL; a local folder under data_dir when unset."
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
     @cached_property
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
+
+    @cached_property
+    def feedback_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'groundloop.sqlite').resolve()}"
 
     @cached_property
     def records_url(self) -> str:

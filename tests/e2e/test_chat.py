@@ -84,7 +84,8 @@ def test_hostile_document_is_shown_as_text_and_loads_nothing(chat: Chat, request
     expect(page.locator('a[href^="javascript:" i]')).to_have_count(0)
 
     assert not [url for url in requests_seen if EVIL_HOST in url], requests_seen
-    assert foreign(requests_seen[loaded:]) == [], "the answer or its source loaded something from elsewhere"
+    elsewhere = foreign(requests_seen[loaded:])
+    assert not elsewhere, f"the answer or its source made the page ask other hosts for: {elsewhere}"
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -92,7 +93,8 @@ def test_hostile_document_is_shown_as_text_and_loads_nothing(chat: Chat, request
     "the page for browsers, so Chromium still asks fonts.googleapis.com and cdn.jsdelivr.net"))
 def test_chat_page_asks_nothing_of_other_hosts(chat: Chat, requests_seen: list[str]):
     chat.ask(NILE_QUESTION)
-    assert foreign(requests_seen) == []
+    elsewhere = foreign(requests_seen)
+    assert not elsewhere, f"the page asked other hosts for: {elsewhere}"
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -1,0 +1,74 @@
+"""The feedback database: SQLite by default (WAL, busy timeout, one writer at a time), or PostgreSQL."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session, create_engine
+
+from retrieval.errors import GroundloopError
+
+
+class DatabaseUnavailable(GroundloopError):
+    """The database cannot be reached; nothing was written."""
+
+
+class Database:
+    """``read()`` and ``write()`` sessions; on SQLite, writes begin IMMEDIATE on an engine of their own,
+    so concurrent writers queue on the busy timeout instead of failing with "database is locked".
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, begin="BEGIN")
+            self.writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
+        else:
+            self.engine = self.writer = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with _unavailable_as_error(), Session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with _unavailable_as_error(), Session(self.writer, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.writer.dispose()
+
+
+@contextmanager
+def _unavailable_as_error() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        raise DatabaseUnavailable("The feedback database cannot be reached right now; nothing was saved.") from error
+
+
+def _sqlite_engine(url: str, *, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def on_connect(connection, _record) -> None:
+        connection.isolation_level = None  # pysqlite must not begin on its own: see on_begin
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine

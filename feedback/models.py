@@ -1,0 +1,164 @@
+"""The feedback tables. Timestamps are timezone-aware UTC; ids are strings (Chainlit's uuids)."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, text
+from sqlmodel import Field, SQLModel
+
+ROLES = ("user", "reviewer", "admin")
+FEEDBACK_KINDS = ("thumb", "comment", "source_mark", "correction")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False, **kwargs))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    identifier: str = Field(unique=True, index=True, max_length=200)
+    role: str = Field(default="user", max_length=20)
+    password_hash: str | None = Field(default=None, max_length=300)
+    export_opt_out: bool = False
+    created_at: datetime = _when()
+
+
+class Thread(SQLModel, table=True):
+    """A chat conversation, as Chainlit stores it."""
+
+    __tablename__ = "threads"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str | None = Field(default=None, max_length=500)
+    tags: list[str] = _json(list)
+    meta: dict = _json(dict)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Step(SQLModel, table=True):
+    """A message or step of a thread; ``data`` keeps the rest of Chainlit's step as it sent it."""
+
+    __tablename__ = "steps"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    thread_id: str = Field(foreign_key="threads.id", ondelete="CASCADE", index=True)
+    parent_id: str | None = None
+    type: str = Field(max_length=50)
+    name: str = Field(default="", max_length=500)
+    input: str = ""
+    output: str = ""
+    data: dict = _json(dict)
+    created_at: datetime = _when()
+
+
+class Element(SQLModel, table=True):
+    """A file or text attached to a step (the sources shown with an answer)."""
+
+    __tablename__ = "elements"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    thread_id: str | None = Field(default=None, foreign_key="threads.id", ondelete="CASCADE", index=True)
+    for_id: str | None = Field(default=None, index=True)
+    type: str = Field(max_length=50)
+    name: str = Field(max_length=500)
+    content: str | None = None
+    data: dict = _json(dict)
+    created_at: datetime = _when()
+
+
+class Answer(SQLModel, table=True):
+    __tablename__ = "answers"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    step_id: str | None = Field(default=None, unique=True, max_length=100)
+    thread_id: str | None = Field(default=None, foreign_key="threads.id", ondelete="CASCADE", index=True)
+    user_id: str | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL", index=True)
+    question: str
+    standalone_question: str
+    answer: str
+    answerer: str = Field(max_length=200)
+    ranker_version: str = Field(default="fusion", max_length=100)
+    verdict: str = Field(max_length=20)
+    reasons: list[str] = _json(list)
+    timings_ms: dict = _json(dict)
+    created_at: datetime = _when(index=True)
+
+
+class Citation(SQLModel, table=True):
+    """A source exactly as it was shown with an answer."""
+
+    __tablename__ = "citations"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    answer_id: str = Field(foreign_key="answers.id", ondelete="CASCADE", index=True)
+    rank: int
+    doc_id: str
+    chunk_id: str = Field(max_length=100)
+    title: str = ""
+    source: str = ""
+    score: float
+    similarity: float
+    cited: bool
+
+
+class Feedback(SQLModel, table=True):
+    """One signal from one person about one answer.
+
+    A person has at most one current thumb per answer and one current mark per shown source:
+    a new one replaces it (the partial unique indexes below); comments and corrections add up.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index(
+            "uq_feedback_thumb",
+            "answer_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("kind = 'thumb'"),
+            postgresql_where=text("kind = 'thumb'"),
+        ),
+        Index(
+            "uq_feedback_source_mark",
+            "answer_id",
+            "user_id",
+            "citation_id",
+            unique=True,
+            sqlite_where=text("kind = 'source_mark'"),
+            postgresql_where=text("kind = 'source_mark'"),
+        ),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True)
+    answer_id: str = Field(foreign_key="answers.id", ondelete="CASCADE", index=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=20)
+    value: int | None = None
+    text: str | None = None
+    citation_id: str | None = Field(default=None, foreign_key="citations.id", ondelete="CASCADE")
+    doc_ids: list[str] = _json(list)
+    created_at: datetime = _when(index=True)
+    updated_at: datetime = _when()
+
+
+class Event(SQLModel, table=True):
+    """Append-only audit log: who did what to what, when."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    actor_id: str | None = Field(default=None, max_length=100)
+    action: str = Field(max_length=50)
+    subject_type: str = Field(max_length=50)
+    subject_id: str = Field(max_length=100)
+    data: dict = _json(dict)
