@@ -79,6 +79,11 @@ class Chain:
         self.condense = RunnableLambda(lambda given: condenser(given["question"], given["history"]))
         self.max_question_chars = max_question_chars
 
+    def warm_up(self) -> None:
+        """Load the embedding model and the keyword index now rather than on the first question."""
+        self.retriever.index.embeddings.encode(["warm up"], threads=1)
+        self.retriever.index.keyword()
+
     def stream(self, question: str, history: list[str] = ()) -> Iterator[Token | Restart | ChainResult]:
         """``history`` holds the thread's earlier standalone questions, oldest first."""
         timings: dict[str, float] = {}

@@ -1,8 +1,10 @@
 """One server: our own routes beside the Chainlit chat, mounted at /chat."""
 
 import asyncio
+import gzip
 import os
 import re
+import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,8 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        await asyncio.to_thread(runtime.chain)  # load the model and index before the first question
+        await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
         yield
+        shutil.rmtree(ROOT / ".files", ignore_errors=True)  # Chainlit's own shutdown, which a mount skips
 
     app = FastAPI(title="groundloop", lifespan=lifespan)
 
@@ -47,8 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
         response = await call_next(request)
         if not response.headers.get("content-type", "").startswith("text/html"):
             return response
-        body = _REMOTE_LINK.sub(b"", b"".join([chunk async for chunk in response.body_iterator]))
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        if response.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        body = _REMOTE_LINK.sub(b"", body)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return Response(body, status_code=response.status_code, headers=headers)
 
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")

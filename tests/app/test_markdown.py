@@ -1,13 +1,13 @@
 import re
 
-from app.markdown import EscapingStream, escape
+from app.markdown import JOINER, EscapingStream, escape
 
 
 def test_markup_from_documents_is_shown_as_text() -> None:
     hostile = '![x](http://203.0.113.9/i.png) <script>alert(1)</script> [a](javascript:x) **b**'
     escaped = escape(hostile)
     assert re.search(r"(?<!\\)[!\[\]()<>*:]", escaped) is None  # every markup character is escaped
-    assert escaped.replace("\\", "") == hostile
+    assert escaped.replace("\\", "").replace(JOINER, "") == hostile
 
 
 def test_citations_stay_links() -> None:
@@ -18,3 +18,8 @@ def test_streamed_citation_split_across_pieces_stays_whole() -> None:
     stream = EscapingStream()
     shown = "".join(stream.feed(piece) for piece in ["Cats sle", "ep [", "1", "]. Dogs"]) + stream.flush()
     assert shown == r"Cats sleep [1]\. Dogs"
+
+
+def test_bare_urls_and_addresses_cannot_autolink() -> None:
+    escaped = escape("see http://203.0.113.9/p.png, www.example.com or ops@example.com")
+    assert re.search(r"https?\\?:|www\\?\.|\w@", escaped) is None

@@ -75,9 +75,8 @@ def test_hostile_document_is_shown_as_text_and_loads_nothing(chat: Chat, request
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
     for shown in (content(answer), source):
-        expect(shown).to_contain_text(SCRIPT_TEXT)  # visible, as text
-        expect(shown).to_contain_text(IMG_TEXT)
-        expect(shown).to_contain_text(JS_LINK_TEXT)
+        visible = shown.inner_text().replace("\u2060", "")  # word joiners keep URLs from autolinking
+        assert SCRIPT_TEXT in visible and IMG_TEXT in visible and JS_LINK_TEXT in visible  # as text
         expect(shown.locator("img, script, iframe, object, embed")).to_have_count(0)
     expect(page.locator(f'img[src*="{EVIL_HOST}"], script[src*="{EVIL_HOST}"]')).to_have_count(0)
     assert page.evaluate("[...document.scripts].filter(s => s.text.includes('__pwned')).length") == 0
@@ -88,18 +87,12 @@ def test_hostile_document_is_shown_as_text_and_loads_nothing(chat: Chat, request
     assert not elsewhere, f"the answer or its source made the page ask other hosts for: {elsewhere}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/server.py offline_page strips the CDN <link>s only from uncompressed HTML; Chainlit gzips "
-    "the page for browsers, so Chromium still asks fonts.googleapis.com and cdn.jsdelivr.net"))
 def test_chat_page_asks_nothing_of_other_hosts(chat: Chat, requests_seen: list[str]):
     chat.ask(NILE_QUESTION)
     elsewhere = foreign(requests_seen)
     assert not elsewhere, f"the page asked other hosts for: {elsewhere}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/markdown.py escape() leaves http:// URLs for remark-gfm to autolink: a document's URL "
-    "becomes a clickable link in the answer and in the source panel"))
 def test_urls_in_documents_do_not_become_links(chat: Chat):
     answer = chat.ask(EVIL_QUESTION)
     source = chat.open_source(answer, 1)
