@@ -7,9 +7,13 @@ from retrieval.index import HybridIndex
 from retrieval.keyword import KeywordIndex, tokenize
 
 
-def gather(index: HybridIndex, keyword: KeywordIndex, query: str, n: int) -> Candidates:
-    """Both scores for every candidate, so fusion never has to guess a missing one."""
-    vector = index.embeddings.encode([query], threads=1)[0]
+def gather(
+    index: HybridIndex, keyword: KeywordIndex, query: str, vector: np.ndarray, n: int, *, also: set[str] = frozenset()
+) -> Candidates:
+    """Both scores for every candidate, so fusion never has to guess a missing one.
+
+    ``also`` names documents whose chunks join the candidates whatever their scores.
+    """
     terms = tokenize([query])[0]
     all_keyword = keyword.scores(terms)
     dense_ids, dense_scores = index.dense(vector, n)
@@ -17,8 +21,9 @@ def gather(index: HybridIndex, keyword: KeywordIndex, query: str, n: int) -> Can
     top = np.argpartition(-all_keyword, n - 1)[:n] if len(all_keyword) > n else np.arange(len(all_keyword))
     best = top[np.argsort(-all_keyword[top], kind="stable")]
     keyword_ids = [keyword.ids[row] for row in best if all_keyword[row] > 0]
+    wanted = [keyword.ids[row] for doc_id in sorted(also) for row in keyword.rows_of(doc_id)]
     in_dense = set(dense_ids)
-    extra_ids = [chunk_id for chunk_id in keyword_ids if chunk_id not in in_dense]
+    extra_ids = list(dict.fromkeys(chunk_id for chunk_id in keyword_ids + wanted if chunk_id not in in_dense))
     extra_scores = index.vectors(extra_ids) @ vector if extra_ids else np.zeros(0, dtype=np.float32)
 
     ids = dense_ids + extra_ids
@@ -29,8 +34,10 @@ def gather(index: HybridIndex, keyword: KeywordIndex, query: str, n: int) -> Can
     rows = np.array([keyword.row[chunk_id] for chunk_id in ids], dtype=np.int64)
     return Candidates(
         query=query,
+        vector=vector,
         terms=terms,
         ids=ids,
+        doc_ids=[keyword.doc_ids[row] for row in rows],
         rows=rows,
         dense=dense[known],
         keyword=all_keyword[rows] if len(rows) else np.zeros(0, dtype=np.float32),

@@ -30,8 +30,10 @@ class Candidates:
     """
 
     query: str
+    vector: np.ndarray
     terms: list[str]
     ids: list[str]
+    doc_ids: list[str]
     rows: np.ndarray
     dense: np.ndarray
     keyword: np.ndarray

@@ -36,6 +36,9 @@ class KeywordIndex:
         self.title_terms: list[list[str]] = meta["title_terms"]
         self.words = np.asarray(meta["words"], dtype=np.float32)
         self.row = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
+        self._doc_rows: dict[str, list[int]] = {}
+        for row, doc_id in enumerate(self.doc_ids):
+            self._doc_rows.setdefault(doc_id, []).append(row)
         self._meta = meta
 
     @classmethod
@@ -73,6 +76,10 @@ class KeywordIndex:
         (staging / META).write_text(json.dumps(self._meta))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
+
+    def rows_of(self, doc_id: str) -> list[int]:
+        """Rows of the document's chunks."""
+        return self._doc_rows.get(doc_id, [])
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query terms (zeros for unknown terms)."""

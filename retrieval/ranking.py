@@ -1,28 +1,69 @@
-"""Rankers turn candidate features into scores. Without a trained model: convex fusion."""
+"""Rankers turn candidate features into scores.
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+Without a trained model: a convex fusion of dense and keyword scores. A learned ranker adds
+what feedback taught: its own fusion weight or a scikit-learn model over the features, and
+the feedback memory's boosts for documents confirmed on close past questions.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
+from retrieval.memory import FeedbackMemory
 
 
 @runtime_checkable
 class Ranker(Protocol):
     version: str
 
+    def expand(self, vector: np.ndarray) -> set[str]:
+        """Documents that must be candidates for a question with this embedding."""
+
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
         """One score per candidate row of ``matrix``; higher is better."""
 
 
+def fusion(matrix: np.ndarray, dense_weight: float) -> np.ndarray:
+    """``w`` × min-max dense + (1 − ``w``) × min-max BM25, per query."""
+    dense, keyword = matrix[:, FEATURES.index("dense_norm")], matrix[:, FEATURES.index("keyword_norm")]
+    return dense_weight * dense + (1.0 - dense_weight) * keyword
+
+
 @dataclass(frozen=True)
 class FusionRanker:
-    """``w`` × min-max dense + (1 − ``w``) × min-max BM25, per query."""
-
     dense_weight: float = 0.6
     version: str = "fusion"
 
+    def expand(self, vector: np.ndarray) -> set[str]:
+        return set()
+
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
-        dense, keyword = matrix[:, FEATURES.index("dense_norm")], matrix[:, FEATURES.index("keyword_norm")]
-        return self.dense_weight * dense + (1.0 - self.dense_weight) * keyword
+        return fusion(matrix, self.dense_weight)
+
+
+@dataclass
+class LearnedRanker:
+    """Fusion (or ``model``'s probability of relevance) plus the memory's boosts."""
+
+    version: str
+    dense_weight: float = 0.6
+    model: Any = None
+    """A fitted scikit-learn classifier over ``FEATURES``, or None for fusion."""
+    memory: FeedbackMemory = field(default_factory=FeedbackMemory)
+    threshold: float = 1.0
+    strength: float = 0.0
+
+    def _boosts(self, vector: np.ndarray) -> dict[str, float]:
+        return self.memory.boosts(vector, threshold=self.threshold, strength=self.strength)
+
+    def expand(self, vector: np.ndarray) -> set[str]:
+        return {doc_id for doc_id, boost in self._boosts(vector).items() if boost > 0}
+
+    def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+        base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
+        boosts = self._boosts(candidates.vector)
+        if not boosts:
+            return base
+        return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)

@@ -39,13 +39,14 @@ class HybridRetriever(BaseRetriever):
         if not query.strip():
             raise EmptyQuery()
         keyword = self.index.keyword()
-        found = gather(self.index, keyword, query, self.candidates)
+        vector = self.index.embeddings.encode([query], threads=1)[0]
+        found = gather(self.index, keyword, query, vector, self.candidates, also=self.ranker.expand(vector))
         if not len(found):
             return []
         scores = self.ranker.score(found, features(found, keyword))
         order = np.argsort(-scores, kind="stable")
         return [
-            Hit(found.ids[i], keyword.doc_ids[found.rows[i]], float(scores[i]), float(found.dense[i])) for i in order
+            Hit(found.ids[i], found.doc_ids[i], float(scores[i]), float(found.dense[i])) for i in order
         ]
 
     def rank_documents(self, query: str, k: int) -> list[tuple[str, float]]:

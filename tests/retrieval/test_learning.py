@@ -1,0 +1,50 @@
+"""The learned ranker's parts: the feedback memory, and ranking with and without it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.ingest import ingest
+from retrieval.memory import FeedbackMemory
+from retrieval.ranking import FusionRanker, LearnedRanker
+from retrieval.retriever import HybridRetriever
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_memory_boost_grows_with_similarity_and_stops_at_the_threshold() -> None:
+    memory = FeedbackMemory(vectors=np.stack([unit(1, 0), unit(0, 1)]), positives=[["a"], ["b"]], negatives=[["c"], []])
+    assert memory.boosts(unit(1, 0), threshold=0.8, strength=0.5) == pytest.approx({"a": 0.5, "c": -0.5})
+    halfway = memory.boosts(unit(1, 0.33), threshold=0.8, strength=0.5)
+    assert 0 < halfway["a"] < 0.5 and halfway["c"] == -halfway["a"]
+    assert memory.boosts(unit(1, 1), threshold=0.8, strength=0.5) == {}
+
+
+@pytest.fixture
+def index(open_index, corpus: Path):
+    index = open_index()
+    ingest(index, [corpus], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
+    return index
+
+
+def test_without_a_close_past_question_the_ranking_is_exactly_fusion(index, corpus: Path) -> None:
+    past = index.embeddings.encode(["what should I drink in the morning"])
+    tea = str((corpus / "tea.txt").resolve())
+    learned = LearnedRanker("v1", memory=FeedbackMemory(past, [[tea]], [[]]), threshold=0.8, strength=1.0)
+    for question in ("Which way does the Nile flow?", "XK-42b bearing", "how do volcanoes erupt"):
+        assert HybridRetriever(index=index, ranker=learned).hits(question) == HybridRetriever(
+            index=index, ranker=FusionRanker()
+        ).hits(question)
+
+
+def test_a_close_past_question_brings_its_confirmed_document_first(index, corpus: Path) -> None:
+    river = str((corpus / "rivers.html").resolve())
+    past = index.embeddings.encode(["what should I drink in the morning"])
+    learned = LearnedRanker("v1", memory=FeedbackMemory(past, [[river]], [[]]), threshold=0.8, strength=1.0)
+    question = "What should I drink in the morning?"
+    assert HybridRetriever(index=index, ranker=FusionRanker()).rank_documents(question, 1)[0][0] != river
+    assert HybridRetriever(index=index, ranker=learned).rank_documents(question, 1)[0][0] == river
