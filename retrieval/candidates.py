@@ -12,7 +12,8 @@ def gather(
 ) -> Candidates:
     """Both scores for every candidate, so fusion never has to guess a missing one.
 
-    ``also`` names documents whose chunks join the candidates whatever their scores.
+    ``also`` names documents whose chunks join the candidates whatever their scores; they come
+    last, after the ``base`` candidates that the two searches found.
     """
     terms = tokenize([query])[0]
     all_keyword = keyword.scores(terms)
@@ -21,15 +22,19 @@ def gather(
     top = np.argpartition(-all_keyword, n - 1)[:n] if len(all_keyword) > n else np.arange(len(all_keyword))
     best = top[np.argsort(-all_keyword[top], kind="stable")]
     keyword_ids = [keyword.ids[row] for row in best if all_keyword[row] > 0]
-    wanted = [keyword.ids[row] for doc_id in sorted(also) for row in keyword.rows_of(doc_id)]
     in_dense = set(dense_ids)
-    extra_ids = list(dict.fromkeys(chunk_id for chunk_id in keyword_ids + wanted if chunk_id not in in_dense))
+    extra_ids = [chunk_id for chunk_id in keyword_ids if chunk_id not in in_dense]
+    found = in_dense.union(extra_ids)
+    wanted = [keyword.ids[row] for doc_id in sorted(also) for row in keyword.rows_of(doc_id)]
+    base = len(dense_ids) + len(extra_ids)
+    extra_ids += [chunk_id for chunk_id in dict.fromkeys(wanted) if chunk_id not in found]
     extra_scores = index.vectors(extra_ids) @ vector if extra_ids else np.zeros(0, dtype=np.float32)
 
     ids = dense_ids + extra_ids
     dense = np.concatenate([dense_scores, extra_scores]).astype(np.float32)
     # A chunk added since the keyword index was read is left for the next query, which sees it.
     known = [i for i, chunk_id in enumerate(ids) if chunk_id in keyword.row]
+    base = sum(1 for i in known if i < base)
     ids = [ids[i] for i in known]
     rows = np.array([keyword.row[chunk_id] for chunk_id in ids], dtype=np.int64)
     return Candidates(
@@ -39,6 +44,7 @@ def gather(
         ids=ids,
         doc_ids=[keyword.doc_ids[row] for row in rows],
         rows=rows,
+        base=base,
         dense=dense[known],
         keyword=all_keyword[rows] if len(rows) else np.zeros(0, dtype=np.float32),
         dense_rank=_ranks(ids, dense_ids),

@@ -27,6 +27,8 @@ class Candidates:
     ``dense`` and ``keyword`` hold every candidate's score in both lists (computed even where a
     candidate came from only one); ranks are 1-based, and N+1 where it was not in that top-N.
     ``rows`` index the keyword index, which knows each chunk's document, title and length.
+    The first ``base`` candidates are those the searches found; any after them were added for
+    a reason of the ranker's, and are scaled against the base ones, so they change no base score.
     """
 
     query: str
@@ -35,6 +37,7 @@ class Candidates:
     ids: list[str]
     doc_ids: list[str]
     rows: np.ndarray
+    base: int
     dense: np.ndarray
     keyword: np.ndarray
     dense_rank: np.ndarray
@@ -44,12 +47,13 @@ class Candidates:
         return len(self.ids)
 
 
-def min_max(values: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] within one query; all-equal values become 0."""
-    if len(values) == 0:
-        return values
-    low, span = values.min(), values.max() - values.min()
-    return (values - low) / span if span > 0 else np.zeros_like(values)
+def min_max(values: np.ndarray, base: int | None = None) -> np.ndarray:
+    """Scale to [0, 1] by the first ``base`` values' range (all by default), clipping the rest; no range → 0."""
+    reference = values[:base] if base else values
+    if len(reference) == 0:
+        return np.zeros_like(values)
+    low, span = reference.min(), reference.max() - reference.min()
+    return np.clip((values - low) / span, 0.0, 1.0) if span > 0 else np.zeros_like(values)
 
 
 def features(candidates: Candidates, keyword: KeywordIndex) -> np.ndarray:
@@ -62,8 +66,8 @@ def features(candidates: Candidates, keyword: KeywordIndex) -> np.ndarray:
     columns = [
         candidates.dense,
         candidates.keyword,
-        min_max(candidates.dense),
-        min_max(candidates.keyword),
+        min_max(candidates.dense, candidates.base),
+        min_max(candidates.keyword, candidates.base),
         candidates.dense_rank,
         candidates.keyword_rank,
         keyword.words[candidates.rows] if rows else [],

@@ -1,0 +1,64 @@
+"""A learned ranker on disk, without pickles: parameters and document lists as JSON, the
+memory's question embeddings as ``.npz``, the scikit-learn model as a ``.skops`` file.
+
+A folder is written under a temporary name and renamed into place, so a reader sees the
+whole ranker or none of it.
+"""
+
+import json
+import shutil
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+
+from retrieval.memory import FeedbackMemory
+from retrieval.ranking import LearnedRanker
+
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+
+
+def save(ranker: LearnedRanker, folder: Path) -> None:
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    params = {
+        "version": ranker.version,
+        "dense_weight": ranker.dense_weight,
+        "threshold": ranker.threshold,
+        "strength": ranker.strength,
+        "positives": ranker.memory.positives,
+        "negatives": ranker.memory.negatives,
+        "has_model": ranker.model is not None,
+        "libraries": {name: version(name) for name in ("scikit-learn", "numpy", "skops")},
+    }
+    (staging / "ranker.json").write_text(json.dumps(params))
+    np.savez(staging / "memory.npz", vectors=ranker.memory.vectors.astype(np.float32))
+    if ranker.model is not None:
+        sio.dump(ranker.model, staging / "model.skops")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+def load(folder: Path) -> LearnedRanker:
+    """The ranker saved in ``folder``; the model file may hold only scikit-learn and numpy types."""
+    params = json.loads((folder / "ranker.json").read_text())
+    with np.load(folder / "memory.npz", allow_pickle=False) as arrays:
+        vectors = arrays["vectors"]
+    model = None
+    if params["has_model"]:
+        path = folder / "model.skops"
+        untrusted = sio.get_untrusted_types(file=path)
+        unsafe = [name for name in untrusted if not name.startswith(_TRUSTED_PREFIXES)]
+        if unsafe:
+            raise ValueError(f"{path} holds types that are not scikit-learn's: {', '.join(unsafe)}")
+        model = sio.load(path, trusted=untrusted)
+    return LearnedRanker(
+        version=params["version"],
+        dense_weight=params["dense_weight"],
+        model=model,
+        memory=FeedbackMemory(vectors, params["positives"], params["negatives"]),
+        threshold=params["threshold"],
+        strength=params["strength"],
+    )
