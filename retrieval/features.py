@@ -46,6 +46,23 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def take(self, keep: list[int]) -> "Candidates":
+        """The candidates at ``keep`` (base ones first, as here)."""
+        pick = np.asarray(keep, dtype=np.int64)
+        return Candidates(
+            query=self.query,
+            vector=self.vector,
+            terms=self.terms,
+            ids=[self.ids[i] for i in keep],
+            doc_ids=[self.doc_ids[i] for i in keep],
+            rows=self.rows[pick],
+            base=sum(1 for i in keep if i < self.base),
+            dense=self.dense[pick],
+            keyword=self.keyword[pick],
+            dense_rank=self.dense_rank[pick],
+            keyword_rank=self.keyword_rank[pick],
+        )
+
 
 def min_max(values: np.ndarray, base: int | None = None) -> np.ndarray:
     """Scale to [0, 1] by the first ``base`` values' range (all by default), clipping the rest; no range → 0."""

@@ -20,11 +20,22 @@ class FeedbackMemory:
     def __len__(self) -> int:
         return len(self.positives)
 
-    def boosts(self, vector: np.ndarray, *, threshold: float, strength: float) -> dict[str, float]:
-        """Per document: + for confirmed, − for rejected, ``strength`` at identical questions, 0 at the threshold."""
+    def first(self, count: int) -> "FeedbackMemory":
+        """The memory of the first ``count`` questions only."""
+        return FeedbackMemory(self.vectors[:count], self.positives[:count], self.negatives[:count])
+
+    def boosts(
+        self, vector: np.ndarray, *, threshold: float, strength: float, skip: int | None = None
+    ) -> dict[str, float]:
+        """Per document: + for confirmed, − for rejected, ``strength`` at identical questions, 0 at the threshold.
+
+        ``skip`` leaves one past question out, to measure the memory on the questions it holds.
+        """
         if not len(self) or strength == 0:
             return {}
         similarities = self.vectors @ vector
+        if skip is not None:
+            similarities[skip] = -1.0
         boosts: dict[str, float] = {}
         for i in np.flatnonzero(similarities >= threshold):
             weight = strength * float(similarities[i] - threshold) / max(1.0 - threshold, 1e-6)

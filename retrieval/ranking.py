@@ -25,6 +25,18 @@ class Ranker(Protocol):
         """One score per candidate row of ``matrix``; higher is better."""
 
 
+def scored(ranker: Ranker, candidates: Candidates, matrix: np.ndarray) -> tuple[Candidates, np.ndarray]:
+    """The searched candidates and those the ranker asked for, with the ranker's scores.
+
+    Serving and training both rank through here: candidates gathered for more documents than
+    this ranker wants are ranked exactly as if gathered for those alone.
+    """
+    wanted = ranker.expand(candidates.vector)
+    keep = [i for i in range(len(candidates)) if i < candidates.base or candidates.doc_ids[i] in wanted]
+    kept = candidates.take(keep)
+    return kept, ranker.score(kept, matrix[keep])
+
+
 def fusion(matrix: np.ndarray, dense_weight: float) -> np.ndarray:
     """``w`` × min-max dense + (1 − ``w``) × min-max BM25, per query."""
     dense, keyword = matrix[:, FEATURES.index("dense_norm")], matrix[:, FEATURES.index("keyword_norm")]
@@ -54,9 +66,11 @@ class LearnedRanker:
     memory: FeedbackMemory = field(default_factory=FeedbackMemory)
     threshold: float = 1.0
     strength: float = 0.0
+    skip: int | None = None
+    """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
     def _boosts(self, vector: np.ndarray) -> dict[str, float]:
-        return self.memory.boosts(vector, threshold=self.threshold, strength=self.strength)
+        return self.memory.boosts(vector, threshold=self.threshold, strength=self.strength, skip=self.skip)
 
     def expand(self, vector: np.ndarray) -> set[str]:
         return {doc_id for doc_id, boost in self._boosts(vector).items() if boost > 0}

@@ -12,7 +12,7 @@ from retrieval.candidates import gather
 from retrieval.errors import EmptyQuery
 from retrieval.features import features
 from retrieval.index import HybridIndex
-from retrieval.ranking import FusionRanker, Ranker
+from retrieval.ranking import FusionRanker, Ranker, scored
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class HybridRetriever(BaseRetriever):
         found = gather(self.index, keyword, query, vector, self.candidates, also=self.ranker.expand(vector))
         if not len(found):
             return []
-        scores = self.ranker.score(found, features(found, keyword))
+        found, scores = scored(self.ranker, found, features(found, keyword))
         order = np.argsort(-scores, kind="stable")
         return [
             Hit(found.ids[i], found.doc_ids[i], float(scores[i]), float(found.dense[i])) for i in order
