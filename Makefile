@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test bench
+.PHONY: setup browser postgres demo test bench
 
 setup: $(STAMP)
 
@@ -21,16 +21,23 @@ browser:
 	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The storage tests also run on PostgreSQL: Debian's server binaries, started by the tests themselves.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing Debian's postgresql for the storage tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: setup
 	$(VENV)/bin/groundloop ingest docs
+	@printf demo | $(VENV)/bin/groundloop users add demo --role admin --password-file - --if-missing
 	@echo
 	@echo "The user guide in docs/ is indexed. Open http://127.0.0.1:8000 and ask it something."
-	@echo "Ctrl-C stops the server."
+	@echo "Sign in as demo / demo. Ctrl-C stops the server."
 	$(VENV)/bin/groundloop serve
 
-test: setup browser
+test: setup browser postgres
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.chat
+	$(PY) -m benchmarks.feedback

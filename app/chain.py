@@ -5,7 +5,7 @@ the CLI and (later) the API all consume that one stream.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import openai
@@ -17,6 +17,7 @@ from app.answerers import Answerer, ExtractiveAnswerer
 from app.condense import Condenser
 from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
+from retrieval.ranking import Ranker
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ChainResult:
     reasons: list[str]
     timings_ms: dict[str, float]
     answerer: str
+    ranker_version: str
     notice: str | None = None
 
     def to_dict(self) -> dict:
@@ -71,13 +73,16 @@ class Chain:
         grounding: GroundingCheck,
         condenser: Condenser,
         max_question_chars: int,
+        ranker: Callable[[], Ranker] | None = None,
     ) -> None:
+        """``ranker``, when given, says before each question which ranker serves (it may change while running)."""
         self.retriever = retriever
         self.answerer = answerer
         self.fallback = fallback
         self.grounding = grounding
         self.condense = RunnableLambda(lambda given: condenser(given["question"], given["history"]))
         self.max_question_chars = max_question_chars
+        self.ranker = ranker
 
     def warm_up(self) -> None:
         """Load the embedding model and the keyword index now rather than on the first question."""
@@ -98,6 +103,9 @@ class Chain:
         question = clean_question(question, max_chars=self.max_question_chars)
         standalone = self.condense.invoke({"question": question, "history": list(history)})
         lap("condense")
+        if self.ranker is not None:
+            self.retriever.ranker = self.ranker()
+        ranker_version = self.retriever.ranker.version
         sources = self.retriever.invoke(standalone)
         lap("retrieve")
         pieces, answerer, notice = [], self.answerer, None
@@ -127,6 +135,7 @@ class Chain:
             reasons=verdict.reasons,
             timings_ms=timings,
             answerer=answerer.name,
+            ranker_version=ranker_version,
             notice=notice,
         )
 

@@ -3,10 +3,11 @@
 import hashlib
 import json
 import re
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,11 +15,14 @@ from rich.table import Table
 
 from retrieval.beir import load_split
 from retrieval.errors import GroundloopError
-from retrieval.evaluation import evaluate, run_queries, write_trec_run
+from retrieval.evaluation import measure, write_trec_run
 from retrieval.ingest import IngestReport, ingest
 
 from app import components
 from app.settings import Settings
+from feedback import registry, service
+from feedback.simulation import give_feedback
+from feedback.models import ROLES
 
 cli = typer.Typer(
     help="groundloop: answers from your documents, with citations.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -113,19 +117,7 @@ def eval_command(
     _ingest([beir.corpus], collection)
     settings = state.settings
     retriever = components.retriever(settings, components.open_index(settings, collection))
-    with _progress() as bar:
-        task = bar.add_task("Ranking queries", total=len(beir.queries))
-        run, latencies = run_queries(
-            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100)],
-            beir.queries,
-            progress=lambda step: bar.advance(task, step),
-        )
-    result = {
-        **evaluate(run, beir.qrels),
-        "queries": len(beir.queries),
-        "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else 0.0,
-        "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else 0.0,
-    }
+    result, run = _measure(retriever, beir.queries, beir.qrels)
     if run_out:
         write_trec_run(run, run_out)
     if as_json:
@@ -137,12 +129,91 @@ def eval_command(
     out.print(table)
 
 
+def _measure(retriever, queries: dict[str, str], qrels: dict) -> tuple[dict, dict]:
+    with _progress() as bar:
+        task = bar.add_task("Ranking queries", total=len(queries))
+        return measure(
+            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100)],
+            queries,
+            qrels,
+            progress=lambda step: bar.advance(task, step),
+        )
+
+
+@cli.command()
+def simulate(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR dataset folder.")],
+    feedback_split: Annotated[str | None, typer.Option(help="Split whose queries get feedback.")] = None,
+    eval_split: Annotated[str | None, typer.Option(help="Split measured before and after.")] = None,
+    split_by_parity: Annotated[
+        str | None, typer.Option(help="Use this split's even query ids for feedback and odd ones for evaluation.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    run_out: Annotated[Path | None, typer.Option("--run-out", help="Write the final ranking as a TREC run file.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Give feedback on the first N feedback queries only.")] = None,
+) -> None:
+    """The whole loop on a BEIR dataset: measure, answer and judge, retrain, measure again.
+
+    A simulated user marks each cited source by the judgements and rates the answer; a simulated
+    reviewer attaches the relevant documents when none was shown. All of it is written to the
+    data folder's database, as people's feedback is: use a --data-dir of its own.
+    """
+    started = time.perf_counter()
+    feedback_queries, eval_queries, qrels = _simulation_splits(dataset, feedback_split, eval_split, split_by_parity)
+    if limit is not None:
+        feedback_queries = dict(list(feedback_queries.items())[:limit])
+    collection = beir_collection(dataset)
+    _ingest([dataset / "corpus.jsonl"], collection)
+    settings = state.settings.model_copy(update={"collection": collection})
+    db, chain = components.database(settings), components.chain(settings)
+    chain.retriever.ranker = chain.ranker()
+    before, _ = _measure(chain.retriever, eval_queries, qrels)
+    with _progress() as bar:
+        task = bar.add_task("Answering and judging", total=len(feedback_queries))
+        give_feedback(db, ask=lambda q: chain.run(q).to_dict(), queries=feedback_queries, qrels=qrels,
+                      progress=lambda step: bar.advance(task, step))
+    with err.status("Learning from feedback…"):
+        report = registry.retrain(db, chain.retriever, settings.rankers_dir, active=chain.ranker())
+    chain.retriever.ranker = chain.ranker()
+    after, run = _measure(chain.retriever, eval_queries, qrels)
+    if run_out:
+        write_trec_run(run, run_out)
+    summary = {"before": before, "after": after, "feedback_queries": len(feedback_queries),
+               "seconds": round(time.perf_counter() - started, 1)}
+    if as_json:
+        print(json.dumps(summary))
+        return
+    table = Table("metric", "before", "after", title=f"{dataset.name}: {len(feedback_queries)} queries of feedback")
+    for name in before:
+        table.add_row(name, *(f"{r[name]:.4f}" if isinstance(r[name], float) else str(r[name]) for r in (before, after)))
+    out.print(table)
+    activated = "activated" if report.activated else "not activated"
+    out.print(f"ranker {report.version} {activated} (held-out nDCG@10 {report.held_out_ndcg:.4f} vs "
+              f"{report.active_ndcg:.4f}); {summary['seconds']} s", highlight=False)
+
+
+def _simulation_splits(
+    dataset: Path, feedback_split: str | None, eval_split: str | None, split_by_parity: str | None
+) -> tuple[dict[str, str], dict[str, str], dict]:
+    if split_by_parity:
+        beir = load_split(dataset, split_by_parity)
+        if not all(qid.isdigit() for qid in beir.queries):
+            raise GroundloopError("--split-by-parity needs numeric query ids.")
+        ordered = sorted(beir.queries, key=int)
+        return ({q: beir.queries[q] for q in ordered if int(q) % 2 == 0},
+                {q: beir.queries[q] for q in ordered if int(q) % 2 == 1}, beir.qrels)
+    if not (feedback_split and eval_split):
+        raise GroundloopError("Name --feedback-split and --eval-split, or use --split-by-parity SPLIT.")
+    feedback, evaluation = load_split(dataset, feedback_split), load_split(dataset, eval_split)
+    return feedback.queries, evaluation.queries, {**feedback.qrels, **evaluation.qrels}
+
+
 @cli.command()
 def ask(
     question: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
 ) -> None:
-    """Answer a question from the indexed documents, citing them as [n], and check the answer."""
+    """Answer a question from the indexed documents with numbered citations, and check the answer."""
     result = components.chain(state.settings).run(question)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -165,6 +236,141 @@ def serve(
     from app.server import run
 
     run(state.settings, host=host, port=port)
+
+
+users = typer.Typer(help="The people who may sign in to the chat, and their roles.", no_args_is_help=True)
+cli.add_typer(users, name="users")
+ROLE_HELP = f"One of: {', '.join(ROLES)}."
+_BAD_NAME = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+@users.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The name they sign in with.")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "user",
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="Read the password from this file's first line ('-' reads standard input). "
+        "Without it, the password is asked for.")] = None,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", help="Do nothing, successfully, when the user already exists.")] = False,
+) -> None:
+    """Add a person who may sign in to the chat."""
+    if not name or len(name) > 200 or _BAD_NAME.search(name):
+        raise GroundloopError("A name must be 1 to 200 characters, without spaces or control characters.")
+    if role not in ROLES:
+        raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
+    db = components.database(state.settings)
+    if if_missing and service.get_user(db, identifier=name):
+        out.print(f"{name} already exists; nothing changed.", highlight=False, markup=False)
+        return
+    password = _read_password(password_file) if password_file else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise GroundloopError("The password is empty.")
+    user = service.add_user(db, identifier=name, role=role, password=password)
+    out.print(f"Added {user.identifier} ({user.role}).", highlight=False, markup=False)
+
+
+@users.command("list")
+def users_list() -> None:
+    """List everyone who may sign in, with their role."""
+    found = service.list_users(components.database(state.settings))
+    if not found:
+        out.print("No users yet: add one with [bold]groundloop users add NAME[/].")
+        return
+    table = Table("name", "role", "password", "added")
+    for user in found:
+        table.add_row(user.identifier, user.role, "set" if user.password_hash else "not set",
+                      f"{user.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@users.command("set-role")
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="Whose role to change.")],
+    role: Annotated[str, typer.Argument(help=ROLE_HELP)],
+) -> None:
+    """Change what someone may do: user, reviewer or admin."""
+    user = service.set_role(components.database(state.settings), identifier=name, role=role)
+    out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
+
+
+def _read_password(path: Path) -> str:
+    """The first line, without its line ending; the rest of the file is ignored."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise GroundloopError(f"Cannot read the password file {path}: {reason}.") from None
+    return text.splitlines()[0] if text else ""
+
+
+@cli.command()
+def retrain(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Learn and measure, but save and activate nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Activate the new ranker even if it is not better.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep running; retrain when enough new feedback arrived.")] = False,
+) -> None:
+    """Learn a ranker from feedback; it serves only if it beats the active one on the newest 20%."""
+    settings = state.settings
+    db = components.database(settings)
+    if not watch:
+        _retrain_once(settings, db, dry_run=dry_run, force=force)
+        return
+    err.print(f"Watching for {settings.retrain_after} new feedback events (Ctrl-C stops).")
+    while True:
+        if service.feedback_events_since_last_model(db) >= settings.retrain_after:
+            try:
+                _retrain_once(settings, db, dry_run=dry_run, force=force)
+            except GroundloopError as error:
+                err.print(f"[yellow]{error}[/]", highlight=False)
+        time.sleep(settings.retrain_poll_seconds)
+
+
+def _retrain_once(settings: Settings, db, *, dry_run: bool, force: bool) -> None:
+    retriever = components.retriever(settings, components.open_index(settings))
+    active = components.active_ranker(settings, db)()
+    with err.status("Learning from feedback…"):
+        report = registry.retrain(db, retriever, settings.rankers_dir, active=active, dry_run=dry_run, force=force)
+    verdict = "activated" if report.activated else ("dry run: nothing saved" if dry_run else "not activated: not better")
+    out.print(
+        f"{report.version}: held-out nDCG@10 {report.held_out_ndcg:.4f} vs {report.active_version} "
+        f"{report.active_ndcg:.4f} on {report.counts['held_out']} newest of {report.counts['questions']} judged "
+        f"questions; {verdict} ({report.seconds:.1f} s)",
+        highlight=False,
+    )
+
+
+models = typer.Typer(help="Rankers learned from feedback: list, activate, roll back.", no_args_is_help=True)
+cli.add_typer(models, name="models")
+
+
+@models.command("list")
+def models_list() -> None:
+    """Every version with its held-out metrics, counts and status."""
+    table = Table("version", "status", "held-out nDCG@10", "vs active", "questions", "created", "activated")
+    for row in service.model_versions(components.database(state.settings)):
+        table.add_row(
+            row.version, row.status, f"{row.metrics.get('held_out_ndcg@10', 0):.4f}",
+            f"{row.metrics.get('active_ndcg@10', 0):.4f} ({row.metrics.get('compared_with', '')})",
+            str(row.counts.get("questions", "")), f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.activated_at:%Y-%m-%d %H:%M}" if row.activated_at else "",
+        )
+    out.print(table)
+
+
+@models.command("activate")
+def models_activate(version: Annotated[str, typer.Argument(help="A version from `groundloop models list`.")]) -> None:
+    """Serve this version from the next question on (running servers too)."""
+    row = service.activate_model(components.database(state.settings), version=version)
+    out.print(f"{row.version} is active.")
+
+
+@models.command("rollback")
+def models_rollback() -> None:
+    """Serve the version that served before the active one (fusion when there was none)."""
+    previous = service.rollback_model(components.database(state.settings))
+    out.print(f"{previous.version} is active." if previous else "No learned ranker is active: fusion serves.")
 
 
 def beir_collection(dataset: Path) -> str:

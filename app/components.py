@@ -2,6 +2,7 @@
 
 from feedback import migrate
 from feedback.db import Database
+from feedback.registry import ActiveRanker
 from retrieval.embeddings import MiniLMEmbeddings
 from retrieval.index import HybridIndex, connect
 from retrieval.ranking import FusionRanker
@@ -46,6 +47,11 @@ def retriever(settings: Settings, index: HybridIndex, *, k: int | None = None) -
     )
 
 
+def active_ranker(settings: Settings, db: Database) -> ActiveRanker:
+    """The ranker the database says is active; fusion with the settings' weight before any is."""
+    return ActiveRanker(db, FusionRanker(dense_weight=settings.dense_weight))
+
+
 def chain(settings: Settings) -> Chain:
     """The chat chain over the settings' collection: the model when configured, else offline."""
     model = embeddings(settings)
@@ -71,4 +77,5 @@ def chain(settings: Settings) -> Chain:
         ),
         condenser=Condenser(answerer.llm if llm_configured else None),
         max_question_chars=settings.max_question_chars,
+        ranker=active_ranker(settings, database(settings)),
     )

@@ -4,7 +4,9 @@ import asyncio
 import gzip
 import os
 import re
+import secrets
 import shutil
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,23 +18,29 @@ os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
 
 import uvicorn  # noqa: E402
 from chainlit.utils import mount_chainlit  # noqa: E402
-from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.responses import RedirectResponse, Response  # noqa: E402
+from fastapi import Depends, FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
 
-from app import runtime  # noqa: E402
+from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
+from app import components, runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from feedback.db import DatabaseUnavailable  # noqa: E402
+from feedback.service import NotAllowed, NotFound  # noqa: E402
+from retrieval.errors import GroundloopError  # noqa: E402
 
 _REMOTE_LINK = re.compile(rb'<link[^>]+href="https://[^"]*"[^>]*>\s*')
 
 
 def create_app(settings: Settings) -> FastAPI:
     runtime.configure(settings)
+    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)  # Chainlit signs sign-in tokens with it
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        await asyncio.to_thread(_migrate, settings)  # a database that cannot be opened stops the start
         await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
         yield
-        shutil.rmtree(ROOT / ".files", ignore_errors=True)  # Chainlit's own shutdown, which a mount skips
+        _remove_session_files()
 
     app = FastAPI(title="groundloop", lifespan=lifespan)
 
@@ -58,7 +66,70 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(body, status_code=response.status_code, headers=headers)
 
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
+    _tell_the_data_layer_who_is_signed_in()
+    _errors_as_short_messages()
     return app
+
+
+def auth_secret(settings: Settings) -> str:
+    """The configured secret; else the one in the data folder, made there (readable by its owner
+    only) on the first start. Every worker sharing the folder signs with the same secret."""
+    if settings.auth_secret:
+        return settings.auth_secret.get_secret_value()
+    path = settings.data_dir / "auth_secret"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            secret = secrets.token_urlsafe(48)
+            file.write(secret)
+            return secret
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it just now
+            if secret := path.read_text().strip():
+                return secret
+            time.sleep(0.1)
+        raise GroundloopError(f"{path} is empty: delete it, and a new secret is made on the next start.") from None
+
+
+def _remove_session_files() -> None:
+    """What Chainlit's own shutdown does, which a mount skips: remove the files of this process's
+    chat sessions. Only those: other servers started from the same folder share ``.files``."""
+    from chainlit.session import ws_sessions_id
+
+    for session in list(ws_sessions_id.values()):
+        shutil.rmtree(session.files_dir, ignore_errors=True)
+
+
+def _migrate(settings: Settings) -> None:
+    components.database(settings).dispose()
+
+
+def _tell_the_data_layer_who_is_signed_in() -> None:
+    """Chainlit's feedback routes check the sign-in but do not hand the person to the data layer,
+    which must check that they own the answer. Chainlit's own dependency, which all its routes use,
+    here also notes whom it found, for the rest of the request."""
+    from chainlit.auth import get_current_user, reuseable_oauth
+    from chainlit.server import app as chainlit_app
+
+    async def current_user(token: str | None = Depends(reuseable_oauth)):
+        user = await get_current_user(token)
+        signed_in.set(user.identifier if user else None)
+        return user
+
+    chainlit_app.dependency_overrides[get_current_user] = current_user
+
+
+def _errors_as_short_messages() -> None:
+    """A refusal or an unreachable database reaches the page as its short message, not a stack trace.
+    (Chainlit's PUT /feedback turns every error into a 500 whose detail is the message.)"""
+    from chainlit.server import app as chainlit_app
+
+    async def short_message(_: Request, error: GroundloopError) -> JSONResponse:
+        status = (403 if isinstance(error, NotAllowed) else 404 if isinstance(error, NotFound)
+                  else 503 if isinstance(error, DatabaseUnavailable) else 400)
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    chainlit_app.add_exception_handler(GroundloopError, short_message)
 
 
 def run(settings: Settings, *, host: str, port: int) -> None:

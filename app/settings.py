@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
 
+    retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
+    retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
+
+    @cached_property
+    def rankers_dir(self) -> Path:
+        return self.data_dir / "rankers"
+
     @cached_property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"

@@ -2,10 +2,12 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 from retrieval.errors import GroundloopError
@@ -25,7 +27,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, begin="BEGIN")
-            self.writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
+            # One writer connection per process: its threads queue in the pool rather than spin in
+            # SQLite's busy handler; BEGIN IMMEDIATE and the busy timeout order separate processes.
+            self.writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             self.engine = self.writer = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
@@ -50,12 +54,12 @@ class Database:
 def _unavailable_as_error() -> Iterator[None]:
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
+    except (OperationalError, InterfaceError, PoolTimeout) as error:
         raise DatabaseUnavailable("The feedback database cannot be reached right now; nothing was saved.") from error
 
 
-def _sqlite_engine(url: str, *, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+def _sqlite_engine(url: str, *, begin: str, **pool: Any) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def on_connect(connection, _record) -> None:

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, text
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 ROLES = ("user", "reviewer", "admin")
@@ -19,8 +19,23 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on every database: SQLite keeps no zone, so it is put back on reading."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _when(**kwargs: Any) -> Any:
-    return Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False, **kwargs))
+    return Field(default_factory=now, sa_column=Column(UTCDateTime, nullable=False, **kwargs))
 
 
 def _json(default: Any) -> Any:
@@ -162,3 +177,32 @@ class Event(SQLModel, table=True):
     subject_type: str = Field(max_length=50)
     subject_id: str = Field(max_length=100)
     data: dict = _json(dict)
+
+
+class Review(SQLModel, table=True):
+    """A reviewer's decision on an answer; an approved one names the right answer and sources."""
+
+    __tablename__ = "reviews"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    answer_id: str = Field(foreign_key="answers.id", ondelete="CASCADE", index=True)
+    reviewer_id: str = Field(foreign_key="users.id", ondelete="CASCADE")
+    decision: str = Field(max_length=20)
+    """``approved`` (the correction, maybe edited, is right), ``rejected``."""
+    text: str | None = None
+    doc_ids: list[str] = _json(list)
+    created_at: datetime = _when(index=True)
+
+
+class ModelVersion(SQLModel, table=True):
+    """A ranker learned from feedback: its files, how it measured, and whether it serves."""
+
+    __tablename__ = "model_versions"
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(unique=True, max_length=50)
+    path: str
+    status: str = Field(max_length=20)
+    """``active`` (serving; at most one), ``inactive`` (served before), ``rolled_back``, ``rejected`` (lost the gate)."""
+    metrics: dict = _json(dict)
+    counts: dict = _json(dict)
+    created_at: datetime = _when()
+    activated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -1,7 +1,7 @@
 """Training data from the feedback tables: per question, a label for each document people judged.
 
-Strong labels come only from source marks (and, with reviews, reviewer decisions); thumbs are
-weak and apply to the sources the answer cited; a correction's named sources are weak until a
+Strong labels come only from source marks and reviewers' approved decisions; thumbs are weak
+and apply to the sources the answer cited; a correction's named sources are weak until a
 reviewer approves them. Each account has one vote per (question, document): its strongest,
 latest one. So 500 identical thumbs-down from one account weigh what one does.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import select
 
 from feedback.db import Database
-from feedback.models import Answer, Citation, Feedback
+from feedback.models import Answer, Citation, Feedback, Review
 
 STRONG, WEAK = 1.0, 0.3
 
@@ -46,16 +46,26 @@ def judged_questions(db: Database) -> list[Judged]:
     """Every question with at least one judged document, oldest judgement first."""
     with db.read() as session:
         rows = session.exec(select(Feedback, Answer).join(Answer, Feedback.answer_id == Answer.id)).all()
+        reviews = session.exec(
+            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).where(Review.decision == "approved")
+        ).all()
         cited = _cited_docs(session, {answer.id for feedback, answer in rows if feedback.kind == "thumb"})
+    signals = [
+        (answer.standalone_question, feedback.user_id, feedback.updated_at, _votes(feedback, cited.get(answer.id, [])))
+        for feedback, answer in rows
+    ] + [
+        (answer.standalone_question, review.reviewer_id, review.created_at, [(d, STRONG) for d in review.doc_ids])
+        for review, answer in reviews
+    ]
     votes: dict[tuple[str, str, str], tuple[float, datetime]] = {}
     texts: dict[str, str] = {}
-    for feedback, answer in sorted(rows, key=lambda row: row[0].updated_at):
-        key = question_key(answer.standalone_question)
-        texts.setdefault(key, answer.standalone_question)
-        for doc_id, vote in _votes(feedback, cited.get(answer.id, [])):
-            previous = votes.get((key, doc_id, feedback.user_id))
+    for question, user_id, at, given in sorted(signals, key=lambda signal: signal[2]):
+        key = question_key(question)
+        texts.setdefault(key, question)
+        for doc_id, vote in given:
+            previous = votes.get((key, doc_id, user_id))
             if previous is None or abs(vote) >= abs(previous[0]):  # strongest wins; among equals, latest
-                votes[(key, doc_id, feedback.user_id)] = (vote, feedback.updated_at)
+                votes[(key, doc_id, user_id)] = (vote, at)
     judged: dict[str, Judged] = {}
     for (key, doc_id, _user), (vote, at) in votes.items():
         item = judged.setdefault(key, Judged(texts[key], at))

@@ -54,3 +54,21 @@ def write_trec_run(run: Run, path: Path, *, tag: str = "groundloop", depth: int 
         for qid, docs in scored(run, depth).items():
             for rank, (doc, score) in enumerate(docs.items(), start=1):
                 out.write(f"{qid} Q0 {doc} {rank} {score:.4f} {tag}\n")
+
+
+def measure(
+    rank: Callable[[str], list[str]],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, float], Run]:
+    """Rank the queries and score the run: the metrics, ``queries``, and latency p50/p95 in ms."""
+    run, latencies = run_queries(rank, queries, progress=progress)
+    result = {
+        **evaluate(run, {qid: qrels[qid] for qid in queries}),
+        "queries": len(queries),
+        "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else 0.0,
+        "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else 0.0,
+    }
+    return result, run

@@ -48,6 +48,7 @@ _FINAL_WITHOUT_SOURCES = re.compile(
     ])
 )
 
+TESTER, TESTER_PASSWORD = "tester", "tester-password"  # added to the data folder; every chat signs in as them
 NILE_LENGTH = "The Nile is about 6,650 kilometres long"
 EVIL_PHRASE = "zorblax flux capacitor"
 CORPUS = {
@@ -188,6 +189,11 @@ def data_dir(e2e_dir: Path) -> Path:
     )
     assert ingest.returncode == 0 and "failed" not in ingest.stdout, f"ingest failed:\n{ingest.stdout}\n{ingest.stderr}"
     assert f"{len(CORPUS)} files" in ingest.stdout, ingest.stdout
+    added = subprocess.run(
+        [str(GROUNDLOOP), "--data-dir", str(data), "users", "add", TESTER, "--password-file", "-"],
+        input=TESTER_PASSWORD, cwd=e2e_dir, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
     return data
 
 
@@ -292,7 +298,10 @@ class Chat:
 
     def open(self) -> "Chat":
         self.page.goto(self.server.url + "/")
-        expect(self.page).to_have_url(self.server.url + "/chat/")
+        expect(self.page).to_have_url(self.server.url + "/chat/login")
+        self.page.locator("#email").fill(TESTER)
+        self.page.locator("#password").fill(TESTER_PASSWORD)
+        self.page.get_by_role("button", name="Sign In").click()
         expect(self.input).to_be_editable(timeout=30_000)  # not networkidle: the socket keeps it busy
         return self
 

@@ -3,7 +3,6 @@ bad questions and a model that does not answer in time."""
 
 import time
 
-import pytest
 from playwright.sync_api import Locator, expect
 
 from tests.e2e.conftest import (

@@ -1,0 +1,95 @@
+"""Ranker versions: retrain behind a gate, activate, roll back, and serve the active one.
+
+Files go to ``rankers_dir/<version>`` (written aside and renamed into place); the database
+says which version is active. A crash at any point leaves the old ranker serving: the new
+version is recorded only after its files are whole, and made active in the same transaction.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feedback import service
+from feedback.db import Database, DatabaseUnavailable
+from feedback.learning import learn
+from feedback.training import judged_questions
+from retrieval import ranker_files
+from retrieval.errors import GroundloopError
+from retrieval.ranking import Ranker
+from retrieval.retriever import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RetrainReport:
+    version: str
+    held_out_ndcg: float
+    active_ndcg: float
+    active_version: str
+    activated: bool
+    dry_run: bool
+    seconds: float
+    counts: dict = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)
+
+
+class ActiveRanker:
+    """The ranker that serves now: read from the database on each call, files loaded once per version,
+    so a version activated by another process serves from the next question on."""
+
+    def __init__(self, db: Database, default: Ranker) -> None:
+        self.db, self.default = db, default
+        self._version: str | None = None
+        self._ranker: Ranker = default
+
+    def __call__(self) -> Ranker:
+        try:
+            row = service.active_model(self.db)
+        except DatabaseUnavailable:
+            return self._ranker  # answering matters more than the newest ranker
+        if row is None:
+            return self.default
+        if row.version != self._version:
+            try:
+                self._ranker, self._version = ranker_files.load(Path(row.path)), row.version
+            except (OSError, ValueError, KeyError) as error:
+                log.error("ranker %s cannot be loaded (%s); serving %s", row.version, error, self._ranker.version)
+        return self._ranker
+
+
+def retrain(
+    db: Database, retriever: HybridRetriever, rankers_dir: Path, *, active: Ranker, dry_run: bool = False, force: bool = False
+) -> RetrainReport:
+    """Learn a candidate from all feedback; it serves only if it beats ``active`` on held-out feedback (or ``force``)."""
+    started = time.perf_counter()
+    judged = judged_questions(db)
+    if len(judged) < 2:
+        raise GroundloopError(f"Not enough feedback to learn from yet: {len(judged)} judged questions, 2 or more needed.")
+    version = f"v{service.model_count(db) + 1}"
+    outcome = learn(retriever, judged, version=version, active=active)
+    activated = (outcome.better or force) and not dry_run
+    if not dry_run:
+        path = rankers_dir / version
+        ranker_files.save(outcome.ranker, path)
+        service.record_model_version(
+            db,
+            version=version,
+            path=str(path.resolve()),
+            active=activated,
+            metrics={"held_out_ndcg@10": outcome.held_out_ndcg, "active_ndcg@10": outcome.active_ndcg,
+                     "compared_with": active.version, **outcome.choices},
+            counts=outcome.counts,
+        )
+    return RetrainReport(
+        version=version,
+        held_out_ndcg=outcome.held_out_ndcg,
+        active_ndcg=outcome.active_ndcg,
+        active_version=active.version,
+        activated=activated,
+        dry_run=dry_run,
+        seconds=time.perf_counter() - started,
+        counts=outcome.counts,
+        choices=outcome.choices,
+    )

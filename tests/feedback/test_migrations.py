@@ -1,0 +1,129 @@
+"""Alembic migrations: an empty database and one at the previous revision both end at the models' exact schema."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from feedback import migrate, service
+from feedback.db import Database
+from feedback.models import SQLModel
+
+FEEDBACK_TABLES = {"users", "threads", "steps", "elements", "answers", "citations", "feedback", "events"}
+REVISION_0001 = {
+    "users": ["id", "identifier", "role", "password_hash", "export_opt_out", "created_at"],
+    "threads": ["id", "user_id", "name", "tags", "meta", "created_at", "updated_at"],
+    "steps": ["id", "thread_id", "parent_id", "type", "name", "input", "output", "data", "created_at"],
+    "elements": ["id", "thread_id", "for_id", "type", "name", "content", "data", "created_at"],
+}
+WHEN = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
+OLD_ROWS = {
+    "users": [
+        {"id": "u1", "identifier": "alice", "role": "admin", "password_hash": None, "export_opt_out": True,
+         "created_at": WHEN},
+        {"id": "u2", "identifier": "bob", "role": "user", "password_hash": None, "export_opt_out": False,
+         "created_at": WHEN},
+    ],
+    "threads": [
+        {"id": "t1", "user_id": "u1", "name": "Volcanoes", "tags": ["geo", "ünïcode"], "meta": {"n": 1, "x": [1, 2]},
+         "created_at": WHEN, "updated_at": WHEN},
+    ],
+    "steps": [
+        {"id": "s1", "thread_id": "t1", "parent_id": None, "type": "user_message", "name": "alice",
+         "input": "", "output": "Why do volcanoes erupt?", "data": {}, "created_at": WHEN},
+        {"id": "s2", "thread_id": "t1", "parent_id": "s1", "type": "assistant_message", "name": "groundloop",
+         "input": "", "output": "Magma rises [1].", "data": {"language": "en"}, "created_at": WHEN},
+    ],
+    "elements": [
+        {"id": "e1", "thread_id": "t1", "for_id": "s2", "type": "text", "name": "[1]", "content": "Magma…",
+         "data": {"display": "side"}, "created_at": WHEN},
+    ],
+}
+
+
+def columns(db: Database) -> dict[str, list[str]]:
+    inspector = sa.inspect(db.engine)
+    return {t: [c["name"] for c in inspector.get_columns(t)] for t in inspector.get_table_names()}
+
+
+def schema(db: Database) -> dict:
+    """Everything alembic could change: tables, columns with types and nullability, indexes."""
+    inspector = sa.inspect(db.engine)
+    return {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)),
+        )
+        for table in inspector.get_table_names()
+    }
+
+
+def differences(db: Database) -> list:
+    with db.engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+
+def read_all(db: Database, table: str) -> list[dict]:
+    with db.engine.connect() as connection:
+        reflected = sa.Table(table, sa.MetaData(), autoload_with=connection)
+        query = sa.select(reflected).order_by(*reflected.primary_key.columns)
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def same_rows(stored: list[dict], expected: list[dict]) -> bool:
+    """Equal, reading naive timestamps (SQLite keeps no zone) as the UTC they were written in."""
+    def aware(row: dict) -> dict:
+        return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
+
+    return [aware(r) for r in stored] == expected
+
+
+def test_an_empty_database_gets_exactly_the_models_schema(blank_db):
+    assert migrate.current(blank_db) is None
+    migrate.upgrade(blank_db)
+
+    assert migrate.current(blank_db) == migrate.head()
+    expected = {name: [c.name for c in table.columns] for name, table in SQLModel.metadata.tables.items()}
+    assert FEEDBACK_TABLES <= set(expected)
+    assert columns(blank_db) == {**expected, "alembic_version": ["version_num"]}
+    assert differences(blank_db) == []
+    indexes = {i["name"]: i["column_names"] for i in sa.inspect(blank_db.engine).get_indexes("feedback")}
+    assert indexes["uq_feedback_thumb"] == ["answer_id", "user_id"]
+    assert indexes["uq_feedback_source_mark"] == ["answer_id", "user_id", "citation_id"]
+
+
+def test_rows_written_at_0001_survive_the_upgrade(blank_db):
+    migrate.upgrade(blank_db, "0001")
+    assert migrate.current(blank_db) == "0001"
+    assert columns(blank_db) == {**REVISION_0001, "alembic_version": ["version_num"]}
+    missing = {d[1].name for d in differences(blank_db) if d[0] == "add_table"}
+    assert missing == set(SQLModel.metadata.tables) - set(REVISION_0001)
+    with blank_db.engine.begin() as connection:
+        metadata = sa.MetaData()
+        for table, rows in OLD_ROWS.items():
+            connection.execute(sa.Table(table, metadata, autoload_with=connection).insert(), rows)
+
+    migrate.upgrade(blank_db)
+
+    assert migrate.current(blank_db) == migrate.head()
+    assert differences(blank_db) == []
+    for table, rows in OLD_ROWS.items():
+        assert columns(blank_db)[table] == REVISION_0001[table]
+        assert same_rows(read_all(blank_db, table), rows), table
+    answer = service.record_answer(
+        blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
+        reasons=[], timings_ms={}, citations=[], user_id="u1", thread_id="t1", step_id="s2",
+    )
+    service.record_thumb(blank_db, answer_id=answer.id, user_id="u1", up=True)
+    assert [f.value for f in service.feedback_on(blank_db, answer_id=answer.id)] == [1]
+
+
+def test_upgrading_again_changes_nothing(db, alice):
+    before = schema(db)
+    migrate.upgrade(db)
+    migrate.upgrade(db, "head")
+
+    assert schema(db) == before
+    assert read_all(db, "alembic_version") == [{"version_num": migrate.head()}]
+    assert [u.identifier for u in service.list_users(db)] == ["alice"]

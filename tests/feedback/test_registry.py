@@ -1,0 +1,132 @@
+"""Retrain behind the gate, roll back, and a running process picking up the active version."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import components
+from feedback import registry, service
+from feedback.db import Database
+from feedback.registry import ActiveRanker
+from retrieval import ranker_files
+from retrieval.errors import GroundloopError
+from retrieval.memory import FeedbackMemory
+from retrieval.ranking import FusionRanker, LearnedRanker
+
+QUESTIONS = [
+    ("What makes basaltic lava runny?", "volcanoes.md"),
+    ("How hot should water be for green tea?", "tea.txt"),
+    ("Where does the Nile end?", "rivers.html"),
+    ("What is part XK-42b?", "parts.csv"),
+    ("Why does lava flow far from the vent?", "volcanoes.md"),
+    ("How long is green tea steeped?", "tea.txt"),
+]
+
+
+@pytest.fixture
+def setup(indexed_settings):
+    """Settings over the indexed test corpus, with each question answered and its sources marked."""
+    settings, corpus = indexed_settings
+    db = components.database(settings)
+    user = service.add_user(db, identifier="ann")
+    chain = components.chain(settings)
+    for question, right in QUESTIONS:
+        result = asdict(chain.run(question))
+        answer = service.record_answer(db, **{k: result[k] for k in (
+            "question", "standalone_question", "answer", "answerer", "verdict", "reasons", "timings_ms",
+            "citations", "ranker_version")}, user_id=user.id)
+        for citation in result["citations"]:
+            relevant = citation["doc_id"] == str((corpus / right).resolve())
+            service.record_source_mark(db, answer_id=answer.id, user_id=user.id, rank=citation["n"], relevant=relevant)
+    return settings, db, chain.retriever
+
+
+@pytest.fixture
+def indexed_settings(settings, corpus: Path, embeddings):
+    from retrieval.ingest import ingest
+
+    ingest(components.open_index(settings), [corpus], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
+    return settings, corpus
+
+
+def oracle(db: Database, retriever) -> LearnedRanker:
+    """A ranker that already remembers every judged question: nothing learned can beat it."""
+    from feedback.training import judged_questions
+
+    judged = judged_questions(db)
+    vectors = retriever.index.embeddings.encode([j.question for j in judged])
+    memory = FeedbackMemory(vectors, [j.positives for j in judged], [j.negatives for j in judged])
+    return LearnedRanker("oracle", memory=memory, threshold=0.95, strength=10.0)
+
+
+def test_the_gate_refuses_a_candidate_that_is_not_better(setup) -> None:
+    settings, db, retriever = setup
+    report = registry.retrain(db, retriever, settings.rankers_dir, active=oracle(db, retriever))
+    assert not report.activated and report.held_out_ndcg <= report.active_ndcg
+    assert [(v.version, v.status) for v in service.model_versions(db)] == [("v1", "rejected")]
+    assert service.active_model(db) is None
+
+
+def test_a_better_candidate_serves_and_rollback_restores_the_previous_one(setup) -> None:
+    settings, db, retriever = setup
+    first = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
+    second = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
+    assert first.activated and second.activated
+    assert service.active_model(db).version == "v2"
+    assert service.rollback_model(db).version == "v1"
+    assert service.active_model(db).version == "v1"
+    assert service.rollback_model(db) is None  # fusion again
+    with pytest.raises(GroundloopError, match="fusion already serves"):
+        service.rollback_model(db)
+
+
+def test_dry_run_writes_nothing(setup) -> None:
+    settings, db, retriever = setup
+    report = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), dry_run=True)
+    assert report.dry_run and not report.activated
+    assert service.model_versions(db) == [] and not settings.rankers_dir.exists()
+
+
+def test_another_process_activating_a_version_is_served_next_question(setup) -> None:
+    settings, db, retriever = setup
+    serving = ActiveRanker(db, FusionRanker())
+    assert serving().version == "fusion"
+    registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
+    elsewhere = Database(settings.feedback_url)  # another process's connection to the same database
+    service.activate_model(elsewhere, version="v1")
+    assert serving().version == "v1"
+    chain = components.chain(settings)
+    assert chain.run("What makes basaltic lava runny?").ranker_version == "v1"
+
+
+def test_a_half_written_ranker_never_serves(setup) -> None:
+    settings, db, retriever = setup
+    registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
+    partial = settings.rankers_dir / "v2.partial"  # what a crash during the next save leaves behind
+    partial.mkdir()
+    (partial / "ranker.json").write_text("{")
+    assert ActiveRanker(db, FusionRanker())().version == "v1"
+    assert ranker_files.load(settings.rankers_dir / "v1").version == "v1"
+
+
+def test_too_little_feedback_is_a_clear_error(settings, embeddings) -> None:
+    db = components.database(settings)
+    retriever = components.retriever(settings, components.open_index(settings))
+    with pytest.raises(GroundloopError, match="Not enough feedback to learn from yet: 0 judged questions"):
+        registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker())
+
+
+def test_saved_ranker_round_trips(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(np.random.default_rng(0).random((20, 10)), [0, 1] * 10)
+    memory = FeedbackMemory(np.eye(3, dtype=np.float32), [["a"], [], ["b"]], [[], ["c"], []])
+    ranker_files.save(LearnedRanker("v7", 0.4, model, memory, 0.7, 1.5), tmp_path / "v7")
+    loaded = ranker_files.load(tmp_path / "v7")
+    assert (loaded.version, loaded.dense_weight, loaded.threshold, loaded.strength) == ("v7", 0.4, 0.7, 1.5)
+    assert loaded.memory.positives == [["a"], [], ["b"]] and loaded.memory.negatives == [[], ["c"], []]
+    probe = np.ones((1, 10))
+    assert np.allclose(loaded.model.predict_proba(probe), model.predict_proba(probe))
+    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "v7" / "model.skops").is_file()
