@@ -41,3 +41,4 @@ bench: setup
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.chat
 	$(PY) -m benchmarks.feedback
+	$(PY) -m benchmarks.learning
