@@ -310,9 +310,10 @@ def retrain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Learn and measure, but save and activate nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Activate the new ranker even if it is not better.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Keep running; retrain when enough new feedback arrived.")] = False,
+    collection: Annotated[str | None, typer.Option(help="The collection the feedback was given on.")] = None,
 ) -> None:
     """Learn a ranker from feedback; it serves only if it beats the active one on the newest 20%."""
-    settings = state.settings
+    settings = state.settings.model_copy(update={"collection": collection}) if collection else state.settings
     db = components.database(settings)
     if not watch:
         _retrain_once(settings, db, dry_run=dry_run, force=force)

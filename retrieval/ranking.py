@@ -76,6 +76,8 @@ class LearnedRanker:
         return {doc_id for doc_id, boost in self._boosts(vector).items() if boost > 0}
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+        if not len(matrix):
+            return np.zeros(0, dtype=np.float32)
         base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
         boosts = self._boosts(candidates.vector)
         if not boosts:

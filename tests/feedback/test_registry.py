@@ -130,3 +130,27 @@ def test_saved_ranker_round_trips(tmp_path: Path) -> None:
     probe = np.ones((1, 10))
     assert np.allclose(loaded.model.predict_proba(probe), model.predict_proba(probe))
     assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "v7" / "model.skops").is_file()
+
+
+def test_a_retrain_killed_at_any_moment_leaves_a_loadable_ranker_serving(setup) -> None:
+    """SIGKILL ``groundloop retrain --force`` at several moments: whatever is active always loads."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings, db, retriever = setup
+    registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
+    groundloop = str(Path(sys.executable).parent / "groundloop")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDLOOP_")}
+    for delay in (1.0, 3.0, 4.5, 6.0, 8.0):
+        child = subprocess.Popen([groundloop, "--data-dir", str(settings.data_dir), "retrain", "--force"],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        active = service.active_model(db)
+        assert active is not None
+        assert ranker_files.load(Path(active.path)).version == active.version
+        assert ActiveRanker(db, FusionRanker())().version == active.version
