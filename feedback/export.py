@@ -1,0 +1,339 @@
+"""Exports of the feedback: a row per answer (JSON Lines, CSV, Parquet), chat fine-tuning examples,
+preference pairs and a BEIR evaluation set.
+
+Every format is cut from ``gather``, the one query. It leaves out everyone who opted out of exports
+(their answers, and their feedback and reviews on other people's answers), and names people by their
+sign-in name, or by a pseudonym where that name is an e-mail address. It never reads password
+hashes or keys, so they cannot leave.
+"""
+
+import csv
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import or_
+from sqlmodel import select
+
+from feedback.db import Database
+from feedback.models import Answer, Citation, Feedback, Review, User
+from feedback.training import question_key
+from retrieval.errors import GroundloopError
+
+STATUSES = ("approved", "all")
+SPLIT = "test"
+JUDGEMENTS = "judgements.jsonl"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An answer with what was shown with it and what exportable people said about it, oldest first."""
+
+    answer: Answer
+    user: str | None
+    citations: list[Citation]
+    feedback: list[tuple[Feedback, str]]
+    reviews: list[tuple[Review, str]]
+
+    @property
+    def decision(self) -> str | None:
+        """The newest review's decision: a later review overrules an earlier one."""
+        return self.reviews[-1][0].decision if self.reviews else None
+
+    @property
+    def corrected(self) -> str | None:
+        """The right answer as people gave it: the approving reviewer's text, else the newest correction.
+
+        None when there is neither, or when the newest review rejected the answer.
+        """
+        if self.decision == "rejected":
+            return None
+        if self.decision == "approved" and (self.reviews[-1][0].text or "").strip():
+            return self.reviews[-1][0].text.strip()
+        corrections = [f.text.strip() for f, _ in self.feedback if f.kind == "correction" and (f.text or "").strip()]
+        return corrections[-1] if corrections else None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {"answer_id": self.answer.id, "user": self.user, "created_at": _iso(self.answer.created_at)}
+
+
+def public_name(identifier: str) -> str:
+    """The sign-in name, unless it is an e-mail address: then a stable pseudonym for it."""
+    if "@" not in identifier:
+        return identifier
+    return f"user-{hashlib.sha256(identifier.encode('utf-8')).hexdigest()[:8]}"
+
+
+def parse_since(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise GroundloopError(f"'{text}' is not a day: write it as YYYY-MM-DD.") from None
+
+
+def gather(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[Item]:
+    """Answers given on or after ``since`` (UTC), oldest first; only those whose newest review
+    approved them when ``approved_only``."""
+    opted_out = select(User.id).where(User.export_opt_out.is_(True))
+    conditions = [or_(Answer.user_id.is_(None), Answer.user_id.not_in(opted_out))]
+    if since is not None:
+        conditions.append(Answer.created_at >= datetime.combine(since, time.min, UTC))
+    wanted = select(Answer.id).where(*conditions)
+    with db.read() as session:
+        names = {uid: public_name(identifier) for uid, identifier in session.exec(select(User.id, User.identifier))}
+        answers = session.exec(select(Answer).where(*conditions).order_by(Answer.created_at, Answer.id)).all()
+        citations = session.exec(
+            select(Citation).where(Citation.answer_id.in_(wanted)).order_by(Citation.rank)
+        ).all()
+        feedback = session.exec(
+            select(Feedback).where(Feedback.answer_id.in_(wanted), Feedback.user_id.not_in(opted_out))
+            .order_by(Feedback.created_at, Feedback.id)
+        ).all()
+        reviews = session.exec(
+            select(Review).where(Review.answer_id.in_(wanted), Review.reviewer_id.not_in(opted_out))
+            .order_by(Review.created_at, Review.id)
+        ).all()
+    items = {a.id: Item(a, names.get(a.user_id) if a.user_id else None, [], [], []) for a in answers}
+    for citation in citations:
+        items[citation.answer_id].citations.append(citation)
+    for row in feedback:
+        items[row.answer_id].feedback.append((row, names[row.user_id]))
+    for review in reviews:
+        items[review.answer_id].reviews.append((review, names[review.reviewer_id]))
+    return [item for item in items.values() if not approved_only or item.decision == "approved"]
+
+
+# One row per answer: JSON Lines, CSV and Parquet share this schema.
+
+_SOURCE = pa.struct([
+    ("rank", pa.int64()), ("doc_id", pa.string()), ("chunk_id", pa.string()), ("title", pa.string()),
+    ("source", pa.string()), ("score", pa.float64()), ("similarity", pa.float64()), ("cited", pa.bool_()),
+])
+_FEEDBACK = pa.struct([
+    ("kind", pa.string()), ("value", pa.int64()), ("text", pa.string()), ("rank", pa.int64()),
+    ("doc_ids", pa.list_(pa.string())), ("user", pa.string()), ("created_at", pa.string()),
+    ("updated_at", pa.string()),
+])
+_REVIEW = pa.struct([
+    ("decision", pa.string()), ("text", pa.string()), ("doc_ids", pa.list_(pa.string())),
+    ("reviewer", pa.string()), ("created_at", pa.string()),
+])
+ROW_SCHEMA = pa.schema([
+    ("answer_id", pa.string()), ("user", pa.string()), ("created_at", pa.string()),
+    ("question", pa.string()), ("standalone_question", pa.string()), ("answer", pa.string()),
+    ("answerer", pa.string()), ("ranker_version", pa.string()), ("verdict", pa.string()),
+    ("reasons", pa.list_(pa.string())), ("sources", pa.list_(_SOURCE)), ("feedback", pa.list_(_FEEDBACK)),
+    ("reviews", pa.list_(_REVIEW)), ("decision", pa.string()), ("corrected_answer", pa.string()),
+    ("thumbs_up", pa.int64()), ("thumbs_down", pa.int64()),
+])
+
+
+def answer_rows(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[dict]:
+    """One row per answer: question, answer, the sources shown, the feedback and the reviews."""
+    return [_row(item) for item in gather(db, since=since, approved_only=approved_only)]
+
+
+def _row(item: Item) -> dict:
+    a = item.answer
+    ranks = {c.id: c.rank for c in item.citations}
+    thumbs = [f.value for f, _ in item.feedback if f.kind == "thumb"]
+    return {
+        **item.provenance,
+        "question": a.question, "standalone_question": a.standalone_question, "answer": a.answer,
+        "answerer": a.answerer, "ranker_version": a.ranker_version, "verdict": a.verdict, "reasons": list(a.reasons),
+        "sources": [
+            {"rank": c.rank, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "title": c.title, "source": c.source,
+             "score": c.score, "similarity": c.similarity, "cited": c.cited}
+            for c in item.citations
+        ],
+        "feedback": [
+            {"kind": f.kind, "value": f.value, "text": f.text, "rank": ranks.get(f.citation_id),
+             "doc_ids": list(f.doc_ids), "user": name, "created_at": _iso(f.created_at),
+             "updated_at": _iso(f.updated_at)}
+            for f, name in item.feedback
+        ],
+        "reviews": [
+            {"decision": r.decision, "text": r.text, "doc_ids": list(r.doc_ids), "reviewer": name,
+             "created_at": _iso(r.created_at)}
+            for r, name in item.reviews
+        ],
+        "decision": item.decision,
+        "corrected_answer": item.corrected,
+        "thumbs_up": sum(1 for v in thumbs if v and v > 0),
+        "thumbs_down": sum(1 for v in thumbs if v and v < 0),
+    }
+
+
+def write_jsonl(rows: Iterable[dict], out: IO[str]) -> int:
+    count = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
+    """The row schema's columns; lists and objects as JSON text, missing values empty."""
+    writer = csv.DictWriter(out, fieldnames=ROW_SCHEMA.names)
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in row.items()})
+        count += 1
+    return count
+
+
+def write_parquet(rows: list[dict], out: str | Path | IO[bytes]) -> int:
+    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), out)
+    return len(rows)
+
+
+# Training data: chat fine-tuning examples and preference pairs.
+
+
+def chat_examples(
+    db: Database, *, system: str, since: date | None = None, approved_only: bool = True
+) -> list[dict]:
+    """OpenAI's chat fine-tuning lines: the system prompt, the question, the right answer.
+
+    The right answer is the corrected one, or the original when a reviewer approved it as it was.
+    Answers neither approved nor corrected, and those whose newest review rejected them, are left out.
+    """
+    examples = []
+    for item in gather(db, since=since, approved_only=approved_only):
+        reply = item.corrected or (item.answer.answer if item.decision == "approved" else None)
+        if reply:
+            messages = [
+                {"role": "system", "content": system},
+                {"role": "user", "content": item.answer.standalone_question},
+                {"role": "assistant", "content": reply},
+            ]
+            examples.append({"messages": messages, **item.provenance})
+    return examples
+
+
+def preference_pairs(db: Database, *, since: date | None = None, approved_only: bool = True) -> list[dict]:
+    """The corrected answer preferred over the original, where they differ beyond spacing."""
+    pairs = []
+    for item in gather(db, since=since, approved_only=approved_only):
+        chosen = item.corrected
+        if chosen and _spaced(chosen) != _spaced(item.answer.answer):
+            pairs.append({"prompt": item.answer.standalone_question, "chosen": chosen,
+                          "rejected": item.answer.answer, **item.provenance})
+    return pairs
+
+
+def _spaced(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# An evaluation set: BEIR qrels from source marks and reviewer-attached sources.
+
+
+@dataclass
+class Qrels:
+    queries: dict[str, str] = field(default_factory=dict)
+    """Per query id, the question as first asked."""
+    scores: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per query id and document: 1 relevant, 0 judged not relevant."""
+    judgements: list[dict] = field(default_factory=list)
+    """Every vote counted in ``scores``, with who gave it, when and on which answer."""
+
+
+def query_id(question: str) -> str:
+    """The same id for questions that differ only in case, spacing or final punctuation."""
+    return "q-" + hashlib.sha256(question_key(question).encode("utf-8")).hexdigest()[:12]
+
+
+def qrels(db: Database, *, since: date | None = None, approved_only: bool = False) -> Qrels:
+    """Relevance per question and document.
+
+    A person's newest mark on a document for a question is their vote; a document is relevant when
+    more people marked it relevant than not; a source attached by an approving reviewer is relevant
+    whatever the marks. Questions without a relevant document are left out: they cannot be measured.
+    """
+    texts: dict[str, str] = {}
+    marks: dict[tuple[str, str, str], dict] = {}
+    attached: dict[tuple[str, str], list[dict]] = {}
+    for item in gather(db, since=since, approved_only=approved_only):
+        qid = query_id(item.answer.standalone_question)
+        texts.setdefault(qid, item.answer.standalone_question)
+        for mark, name in item.feedback:
+            if mark.kind != "source_mark":
+                continue
+            for doc_id in mark.doc_ids:
+                previous = marks.get((qid, doc_id, mark.user_id))
+                if previous is None or mark.updated_at >= previous["at"]:
+                    marks[(qid, doc_id, mark.user_id)] = {
+                        "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
+                        "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
+                    }
+        if item.decision == "approved":
+            review, reviewer = item.reviews[-1]
+            for doc_id in dict.fromkeys(review.doc_ids):
+                attached.setdefault((qid, doc_id), []).append({
+                    "score": 1, "kind": "review", "answer_id": item.answer.id, "user": reviewer,
+                    "created_at": _iso(review.created_at),
+                })
+    return _tally(texts, marks, attached)
+
+
+def _tally(texts: dict[str, str], marks: dict[tuple[str, str, str], dict],
+           attached: dict[tuple[str, str], list[dict]]) -> Qrels:
+    votes: dict[tuple[str, str], list[dict]] = {}
+    for (qid, doc_id, _person), vote in marks.items():
+        votes.setdefault((qid, doc_id), []).append(vote)
+    scores: dict[str, dict[str, int]] = {}
+    counted: list[dict] = []
+    for qid, doc_id in sorted(set(votes) | set(attached)):
+        marked = votes.get((qid, doc_id), [])
+        relevant = sum(vote["score"] for vote in marked)
+        scores.setdefault(qid, {})[doc_id] = int((qid, doc_id) in attached or 2 * relevant > len(marked))
+        counted += [{"query-id": qid, "corpus-id": doc_id, **{k: v for k, v in vote.items() if k != "at"}}
+                    for vote in attached.get((qid, doc_id), []) + marked]
+    measurable = {qid for qid, docs in scores.items() if any(docs.values())}
+    return Qrels(
+        queries={qid: texts[qid] for qid in sorted(measurable)},
+        scores={qid: scores[qid] for qid in sorted(measurable)},
+        judgements=[vote for vote in counted if vote["query-id"] in measurable],
+    )
+
+
+def write_beir(result: Qrels, folder: Path, *, corpus: Path | None = None) -> None:
+    """A BEIR dataset folder: ``queries.jsonl``, ``qrels/test.tsv``, the judgements behind them, and
+    a copy of ``corpus`` when given (``groundloop eval`` needs one)."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        write_jsonl(({"_id": qid, "text": text} for qid, text in result.queries.items()), out)
+    with (folder / "qrels" / f"{SPLIT}.tsv").open("w", encoding="utf-8", newline="") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        for qid, docs in result.scores.items():
+            out.writelines(f"{qid}\t{doc_id}\t{score}\n" for doc_id, score in docs.items())
+    with (folder / JUDGEMENTS).open("w", encoding="utf-8") as out:
+        write_jsonl(result.judgements, out)
+    if corpus is not None and (folder / "corpus.jsonl").resolve() != corpus.resolve():
+        shutil.copyfile(corpus, folder / "corpus.jsonl")
+
+
+def missing_documents(result: Qrels, corpus: Path) -> set[str]:
+    """Judged documents whose id is not an ``_id`` of the corpus: ``groundloop eval`` cannot find them."""
+    judged = {doc_id for docs in result.scores.values() for doc_id in docs}
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                judged.discard(str(record.get("_id", record.get("id"))))
+    return judged
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
