@@ -313,7 +313,7 @@ async def _say(text: str) -> None:
 
 
 def _render(result: ChainResult) -> str:
-    parts = []
+    parts = ["✅ **Verified by a reviewer**"] if result.verified else []
     if result.notice:
         parts.append(f"ℹ️ *{escape(result.notice)}*")
     parts.append(escape(result.answer))

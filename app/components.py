@@ -3,6 +3,7 @@
 from feedback import migrate
 from feedback.db import Database
 from feedback.registry import ActiveRanker
+from feedback.verified import VerifiedAnswers
 from retrieval.embeddings import MiniLMEmbeddings
 from retrieval.index import HybridIndex, connect
 from retrieval.ranking import FusionRanker
@@ -55,6 +56,7 @@ def active_ranker(settings: Settings, db: Database) -> ActiveRanker:
 def chain(settings: Settings) -> Chain:
     """The chat chain over the settings' collection: the model when configured, else offline."""
     model = embeddings(settings)
+    db = database(settings)
     extractive = ExtractiveAnswerer(
         model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance
     )
@@ -77,5 +79,6 @@ def chain(settings: Settings) -> Chain:
         ),
         condenser=Condenser(answerer.llm if llm_configured else None),
         max_question_chars=settings.max_question_chars,
-        ranker=active_ranker(settings, database(settings)),
+        ranker=active_ranker(settings, db),
+        verified=VerifiedAnswers(db, model, threshold=settings.verified_similarity),
     )

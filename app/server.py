@@ -22,7 +22,7 @@ from fastapi import Depends, FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
-from app import components, runtime  # noqa: E402
+from app import components, review, runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.service import NotAllowed, NotFound  # noqa: E402
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return Response(body, status_code=response.status_code, headers=headers)
 
+    app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings)))
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()

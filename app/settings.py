@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
+    verified_similarity: float = Field(
+        default=0.9, description="A question this similar to a reviewer-verified one gets the verified answer."
+    )
 
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")

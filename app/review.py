@@ -1,0 +1,218 @@
+"""Review pages at /review: the queue of answers people doubted, and a page per answer to approve
+(maybe edited, with the right sources) or reject it. Plain HTML forms; no JavaScript needed.
+
+Sign-in is the chat's: Chainlit's access-token cookie (or an ``Authorization: Bearer`` header),
+a JWT signed with the server's auth secret, names the person; their role is read from the users
+table, never from the token. Without a valid token: 401 "Sign in first."; a ``user``: 403
+"Reviewers only.". A POST must carry an ``Origin`` (or, failing that, ``Referer``) of this same
+server, else 403: the pages need no token of their own and other sites cannot post for a reviewer.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, or_
+from sqlmodel import select
+
+from feedback import service
+from feedback.db import Database
+from feedback.models import Answer, Citation, Feedback, Review, User
+from feedback.service import NotAllowed, NotFound
+from retrieval.errors import GroundloopError
+
+PAGE_SIZE = 20
+REASONS = ("flagged", "down", "comment", "correction")
+REASON_LABELS = {"flagged": "flagged by the check", "down": "rated down", "comment": "commented on",
+                 "correction": "corrected"}
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates" / "review")
+
+
+@dataclass(frozen=True)
+class Queued:
+    answer: Answer
+    downs: int
+    comments: int
+    corrections: int
+    best_similarity: float
+
+    @property
+    def reasons(self) -> list[str]:
+        given = {"flagged": self.answer.verdict == "flagged", "down": self.downs > 0,
+                 "comment": self.comments > 0, "correction": self.corrections > 0}
+        return [reason for reason in REASONS if given[reason]]
+
+    @property
+    def priority(self) -> float:
+        """Most uncertain first: the check's doubt, people's doubt, and how weakly retrieval matched."""
+        return (2.0 * (self.answer.verdict == "flagged") + self.downs + (self.corrections > 0)
+                + 0.5 * (self.comments > 0) + (1.0 - self.best_similarity))
+
+
+def queue(db: Database, *, since: date | None = None) -> list[Queued]:
+    """Unreviewed answers with at least one reason to look at them, most uncertain first."""
+
+    def count(*where) -> Any:
+        return (select(func.count()).select_from(Feedback)
+                .where(Feedback.answer_id == Answer.id, *where).correlate(Answer).scalar_subquery())
+
+    downs = count(Feedback.kind == "thumb", Feedback.value == -1)
+    comments = count(Feedback.kind == "comment")
+    corrections = count(Feedback.kind == "correction")
+    best = (select(func.max(Citation.similarity)).where(Citation.answer_id == Answer.id)
+            .correlate(Answer).scalar_subquery())
+    reviewed = select(Review.id).where(Review.answer_id == Answer.id).correlate(Answer).exists()
+    query = select(Answer, downs, comments, corrections, best).where(
+        ~reviewed, or_(Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0)
+    )
+    if since is not None:
+        query = query.where(Answer.created_at >= datetime.combine(since, datetime.min.time(), UTC))
+    with db.read() as session:
+        rows = session.exec(query).all()
+    items = [Queued(a, d, c, k, float(b or 0.0)) for a, d, c, k, b in rows]
+    items.sort(key=lambda item: item.answer.created_at, reverse=True)  # among equals, newest first
+    items.sort(key=lambda item: item.priority, reverse=True)
+    return items
+
+
+def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -> Callable:
+    """The FastAPI dependency that yields the signed-in reviewer or admin (a ``User`` row)."""
+
+    def reviewer(request: Request) -> User:
+        from chainlit.auth.cookie import get_token_from_cookies  # chainlit is configured by app.server
+
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else get_token_from_cookies(request.cookies)
+        identifier = None
+        if token:
+            try:
+                identifier = jwt.decode(token, secret(), algorithms=["HS256"]).get("identifier")
+            except jwt.PyJWTError:
+                identifier = None
+        user = service.get_user(db(), identifier=identifier) if identifier else None
+        if user is None:
+            raise HTTPException(401, "Sign in first.")
+        if user.role not in ("reviewer", "admin"):
+            raise HTTPException(403, "Reviewers only.")
+        return user
+
+    return reviewer
+
+
+def same_origin(request: Request) -> None:
+    """Refuses a form posted from another site (see the module's docstring)."""
+    given = request.headers.get("origin") or request.headers.get("referer")
+    here = urlsplit(str(request.base_url))
+    there = urlsplit(given) if given and given != "null" else None
+    if there is None or (there.scheme, there.netloc) != (here.scheme, here.netloc):
+        raise HTTPException(403, "Cross-site form refused.")
+
+
+def router(db: Callable[[], Database], secret: Callable[[], str]) -> APIRouter:
+    """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs."""
+    db, secret = cache(db), cache(secret)
+    Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
+    pages = APIRouter(prefix="/review", include_in_schema=False)
+
+    @pages.get("", response_class=HTMLResponse)
+    def queue_page(
+        request: Request,
+        user: Reviewer,
+        reason: Annotated[str | None, Query(pattern="^(flagged|down|comment|correction)?$")] = None,
+        since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        reason, since = reason or None, _day(since)  # the filter form sends empty fields for "any"
+        items = queue(db(), since=since)
+        counts = {r: sum(r in item.reasons for item in items) for r in REASONS}
+        shown = [item for item in items if reason is None or reason in item.reasons]
+        pages_total = max(1, math.ceil(len(shown) / PAGE_SIZE))
+        filters = {k: v for k, v in {"reason": reason, "since": since and since.isoformat()}.items() if v}
+
+        def link(**change) -> str:
+            return "/review?" + urlencode({**filters, **change})
+
+        return TEMPLATES.TemplateResponse(request, "queue.html", {
+            "user": user, "items": shown[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "counts": counts,
+            "total": len(items), "reason": reason, "since": since, "page": page, "pages": pages_total,
+            "labels": REASON_LABELS, "link": link,
+        })
+
+    @pages.get("/answers/{answer_id}", response_class=HTMLResponse)
+    def answer_page(request: Request, answer_id: str, user: Reviewer) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, "answer.html", {"user": user, **_details(db(), answer_id)})
+
+    @pages.post("/answers/{answer_id}", dependencies=[Depends(same_origin)])
+    async def decide(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
+        form = await request.form()
+        decision = form.get("decision")
+        if decision not in ("approved", "rejected"):
+            raise HTTPException(400, "Choose approve or reject.")
+        text = str(form.get("text") or "").strip() or None
+        doc_ids = [str(d) for d in form.getlist("doc_ids")]
+        doc_ids += str(form.get("extra_doc_ids") or "").replace(",", " ").split()
+        try:
+            await run_in_threadpool(
+                service.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
+                text=text if decision == "approved" else None,
+                doc_ids=list(dict.fromkeys(doc_ids)) if decision == "approved" else [],
+            )
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+        except NotAllowed as error:
+            raise HTTPException(403, str(error)) from None
+        except GroundloopError as error:
+            raise HTTPException(400, str(error)) from None
+        return RedirectResponse("/review", status_code=303)
+
+    return pages
+
+
+def _day(given: str | None) -> date | None:
+    if not given:
+        return None
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise HTTPException(422, "since: a date as YYYY-MM-DD.") from None
+
+
+def _details(db: Database, answer_id: str) -> dict:
+    """Everything the answer's page shows: the answer, its sources with their marks, what people said."""
+    with db.read() as session:
+        answer = session.get(Answer, answer_id)
+        if answer is None:
+            raise HTTPException(404, "No such answer.")
+        citations = list(session.exec(select(Citation).where(Citation.answer_id == answer_id).order_by(Citation.rank)))
+        said = list(session.exec(
+            select(Feedback, User).join(User, Feedback.user_id == User.id)
+            .where(Feedback.answer_id == answer_id).order_by(Feedback.created_at)
+        ))
+        reviews = list(session.exec(
+            select(Review, User).join(User, Review.reviewer_id == User.id)
+            .where(Review.answer_id == answer_id).order_by(Review.created_at)
+        ))
+    marks = {c.id: {"relevant": 0, "not": 0} for c in citations}
+    for feedback, _ in said:
+        if feedback.kind == "source_mark" and feedback.citation_id in marks:
+            marks[feedback.citation_id]["relevant" if feedback.value else "not"] += 1
+    corrections = [(f, u) for f, u in said if f.kind == "correction"]
+    thumbs = [f.value for f, _ in said if f.kind == "thumb"]
+    return {
+        "answer": answer, "citations": citations, "marks": marks, "corrections": corrections,
+        "comments": [(f, u) for f, u in said if f.kind == "comment"], "reviews": reviews,
+        "ups": thumbs.count(1), "downs": thumbs.count(-1),
+        "draft": corrections[-1][0].text if corrections else answer.answer,
+        "doc_ids": list(dict.fromkeys(c.doc_id for c in citations)),
+        "suggested": {d for f, _ in corrections for d in f.doc_ids} or {c.doc_id for c in citations if c.cited},
+    }

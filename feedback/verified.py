@@ -1,0 +1,101 @@
+"""Verified answers: a reviewer's approved correction, served again for the same question.
+
+An answer is verified while its newest review approves it with a text; a later rejection
+withdraws it. ``VerifiedAnswers`` finds the verified question closest to a new one.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import select
+
+from feedback.db import Database, DatabaseUnavailable
+from feedback.models import Answer, Review
+
+log = logging.getLogger(__name__)
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Verified:
+    question: str
+    answer: str
+    doc_ids: list[str]
+    answer_id: str
+    review_id: str
+
+
+@dataclass(frozen=True)
+class Match:
+    verified: Verified
+    similarity: float
+
+
+def verified_answers(db: Database) -> list[Verified]:
+    """Every answer whose newest review approved it with a text, oldest review first."""
+    with db.read() as session:
+        rows = session.exec(
+            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).order_by(Review.created_at, Review.id)
+        ).all()
+    newest: dict[str, tuple[Review, Answer]] = {}
+    for review, answer in rows:
+        newest[answer.id] = (review, answer)  # later rows replace earlier ones
+    return [
+        Verified(answer.standalone_question, review.text.strip(), list(review.doc_ids), answer.id, review.id)
+        for review, answer in newest.values()
+        if review.decision == "approved" and review.text and review.text.strip()
+    ]
+
+
+def _review_state(db: Database) -> tuple:
+    """Changes whenever a review is added or removed: enough to know the verified set may have."""
+    with db.read() as session:
+        return tuple(session.exec(select(func.count(Review.id), func.max(Review.created_at))).one())
+
+
+class VerifiedAnswers:
+    """Finds the verified answer to a question, if one is close enough (cosine ≥ ``threshold``).
+
+    The questions are embedded once, and again only when the reviews have changed.
+    """
+
+    def __init__(self, db: Database, embeddings: Encoder, *, threshold: float) -> None:
+        self.db = db
+        self.embeddings = embeddings
+        self.threshold = threshold
+        self._state: tuple | None = None
+        self._items: list[Verified] = []
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        """Re-read the verified answers when the reviews changed; keep the known ones if the database is away."""
+        try:
+            state = _review_state(self.db)
+            if state == self._state:
+                return
+            items = verified_answers(self.db)
+        except DatabaseUnavailable as error:
+            log.warning("verified answers not refreshed: %s", error)
+            return
+        vectors = np.asarray(self.embeddings.encode([v.question for v in items])) if items else np.zeros((0, 0))
+        self._items, self._vectors, self._state = items, vectors, state
+
+    def find(self, question: str) -> Match | None:
+        with self._lock:
+            self._refresh()
+            items, vectors = self._items, self._vectors
+        if not items:
+            return None
+        similarities = vectors @ np.asarray(self.embeddings.encode([question]))[0]
+        best = int(np.argmax(similarities))
+        if float(similarities[best]) < self.threshold:
+            return None
+        return Match(items[best], float(similarities[best]))

@@ -1,0 +1,269 @@
+"""The review pages: who may enter, the queue's order, counts, filters and pages, and a decision
+that becomes a verified answer.
+
+Chainlit can be mounted only once per process, so most tests serve the review router in a small
+FastAPI app of its own, with the same sign-in dependency; one test checks the real server's app.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+import app.server  # noqa: F401  (first: it points Chainlit at the project before chainlit.auth is imported)
+from app import components, review
+from chainlit.auth import create_jwt
+from chainlit.user import User as ChainlitUser
+from feedback import service
+from feedback.models import Review
+
+SECRET = "test-secret-" + "x" * 40
+ORIGIN = {"origin": "http://testserver"}
+SOURCE = {"n": 1, "doc_id": "doc-nile", "chunk_id": "c1", "title": "Rivers", "source": "rivers.html", "score": 1.0,
+          "cited": True}
+
+
+@pytest.fixture
+def db(settings):
+    return components.database(settings)
+
+
+@pytest.fixture
+def people(db):
+    return {name: service.add_user(db, identifier=name, role=role, password="pw")
+            for name, role in [("alice", "user"), ("bob", "user"), ("rita", "reviewer"), ("ada", "admin")]}
+
+
+def token(identifier: str, monkeypatch) -> str:
+    """A token exactly as Chainlit's sign-in makes it."""
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", SECRET)
+    return create_jwt(ChainlitUser(identifier=identifier, metadata={"role": "whatever the token says"}))
+
+
+@pytest.fixture
+def client(db, people, monkeypatch):
+    """A client of the review pages; ``client.sign_in(name)`` sets Chainlit's cookie."""
+    site = FastAPI()
+    site.include_router(review.router(lambda: db, lambda: SECRET))
+    client = TestClient(site)
+    client.sign_in = lambda name: client.cookies.set("access_token", token(name, monkeypatch))
+    return client
+
+
+def answer(db, question: str, *, verdict: str = "ok", similarity: float = 0.5, **extra):
+    return service.record_answer(
+        db, question=question, standalone_question=question, answer=f"An answer to {question} [1].",
+        answerer="extractive", verdict=verdict, reasons=["unsupported"] if verdict == "flagged" else [],
+        timings_ms={}, citations=[{**SOURCE, "similarity": similarity}], **extra,
+    )
+
+
+def queue_ids(html: str) -> list[str]:
+    return re.findall(r'class="item" data-answer-id="([^"]+)"', html)
+
+
+def counts(html: str) -> dict[str, int]:
+    return {r: int(n) for r, n in re.findall(r'data-reason="(\w+)">[^<]*<span class="count">(\d+)<', html)}
+
+
+# Who may enter
+
+
+def test_an_anonymous_visitor_is_asked_to_sign_in(client, db) -> None:
+    assert client.get("/review").json() == {"detail": "Sign in first."}
+    assert client.get("/review").status_code == 401
+    client.cookies.set("access_token", "not-a-token")
+    assert client.get("/review").status_code == 401
+    forged = ChainlitUser(identifier="rita", metadata={}).to_dict()
+    client.cookies.set("access_token", jwt.encode(forged, "another-secret-" + "y" * 40, algorithm="HS256"))
+    response = client.get("/review")
+    assert (response.status_code, response.json()["detail"]) == (401, "Sign in first.")
+
+
+def test_an_unknown_person_with_a_valid_token_is_asked_to_sign_in(client) -> None:
+    client.sign_in("mallory")
+    assert (client.get("/review").status_code, client.get("/review").json()) == (401, {"detail": "Sign in first."})
+
+
+def test_a_user_is_refused_whatever_the_token_says(client, db) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged")
+    client.sign_in("alice")
+    for response in (client.get("/review"), client.get(f"/review/answers/{a.id}"),
+                     client.post(f"/review/answers/{a.id}", data={"decision": "rejected"}, headers=ORIGIN)):
+        assert (response.status_code, response.json()) == (403, {"detail": "Reviewers only."})
+    assert _reviews(db) == []
+
+
+@pytest.mark.parametrize("name", ["rita", "ada"])
+def test_reviewers_and_admins_enter(client, name) -> None:
+    client.sign_in(name)
+    response = client.get("/review")
+    assert response.status_code == 200 and "Review queue" in response.text and f"signed in as {name}" in response.text
+
+
+def test_an_unknown_answer_is_not_found(client) -> None:
+    client.sign_in("rita")
+    for response in (client.get("/review/answers/nope"),
+                     client.post("/review/answers/nope", data={"decision": "rejected"}, headers=ORIGIN)):
+        assert (response.status_code, response.json()) == (404, {"detail": "No such answer."})
+
+
+def test_a_form_posted_from_elsewhere_is_refused(client, db) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged")
+    client.sign_in("rita")
+    for headers in ({}, {"origin": "http://evil.example"}, {"referer": "http://evil.example/review"}):
+        response = client.post(f"/review/answers/{a.id}", data={"decision": "rejected"}, headers=headers)
+        assert (response.status_code, response.json()) == (403, {"detail": "Cross-site form refused."})
+    assert _reviews(db) == []
+    response = client.post(f"/review/answers/{a.id}", data={"decision": "rejected"},
+                           headers={"referer": "http://testserver/review/answers/x"}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+# The queue
+
+
+@pytest.fixture
+def doubted(db, people):
+    """Answers with different reasons for doubt, and two that need no review."""
+    flagged = answer(db, "Flagged and weakly retrieved?", verdict="flagged", similarity=0.2)  # 2 + 0.8
+    downed = answer(db, "Rated down twice?", similarity=0.9)  # 2 downs + 0.5 comment + 0.1
+    service.record_thumb(db, answer_id=downed.id, user_id=people["alice"].id, up=False, comment="Wrong river.")
+    service.record_thumb(db, answer_id=downed.id, user_id=people["bob"].id, up=False)
+    commented = answer(db, "Only commented?", similarity=0.5)  # 0.5 + 0.5
+    service.record_comment(db, answer_id=commented.id, user_id=people["alice"].id, text="Hmm.")
+    corrected = answer(db, "Corrected?", similarity=0.7)  # 1 + 0.3
+    service.record_correction(db, answer_id=corrected.id, user_id=people["bob"].id, text="It is X.", ranks=[1])
+    liked = answer(db, "Liked?", similarity=0.1)
+    service.record_thumb(db, answer_id=liked.id, user_id=people["alice"].id, up=True)
+    reviewed = answer(db, "Flagged but reviewed?", verdict="flagged")
+    service.record_review(db, answer_id=reviewed.id, reviewer_id=people["rita"].id, decision="rejected", text=None,
+                          doc_ids=[])
+    return {"flagged": flagged, "downed": downed, "commented": commented, "corrected": corrected}
+
+
+def test_the_queue_puts_the_most_uncertain_first_and_counts_each_reason(client, doubted) -> None:
+    client.sign_in("rita")
+    html = client.get("/review").text
+    assert queue_ids(html) == [doubted[k].id for k in ("flagged", "downed", "corrected", "commented")]
+    assert counts(html) == {"flagged": 1, "down": 1, "comment": 2, "correction": 1}
+    assert "4 to review" in html
+
+
+def test_the_queue_filters_by_reason_and_date(client, doubted) -> None:
+    client.sign_in("rita")
+    assert queue_ids(client.get("/review?reason=comment").text) == [doubted["downed"].id, doubted["commented"].id]
+    assert queue_ids(client.get("/review?reason=correction").text) == [doubted["corrected"].id]
+    today, tomorrow = datetime.now(UTC).date(), datetime.now(UTC).date() + timedelta(days=1)
+    assert len(queue_ids(client.get(f"/review?since={today}").text)) == 4
+    html = client.get(f"/review?since={tomorrow}").text
+    assert queue_ids(html) == [] and "Nothing to review." in html
+    assert client.get("/review?reason=bogus").status_code == 422
+    assert client.get("/review?since=yesterday").json() == {"detail": "since: a date as YYYY-MM-DD."}
+    assert len(queue_ids(client.get("/review?reason=&since=").text)) == 4  # the filter form's "any"
+
+
+def test_the_queue_is_paged_twenty_at_a_time(client, db) -> None:
+    made = [answer(db, f"Question {i}?", verdict="flagged", similarity=i / 100) for i in range(25)]
+    client.sign_in("ada")
+    first, second = client.get("/review?reason=flagged").text, client.get("/review?reason=flagged&page=2").text
+    assert queue_ids(first) == [a.id for a in made[:20]]  # the least similar first
+    assert queue_ids(second) == [a.id for a in made[20:]]
+    assert 'rel="next" href="/review?reason=flagged&amp;page=2"' in first and "Page 2 of 2" in second
+
+
+def test_stored_text_is_shown_as_text(client, db, people) -> None:
+    evil = '<script>window.pwned=1</script><img src=x onerror="alert(1)">'
+    a = answer(db, evil, verdict="flagged")
+    service.record_comment(db, answer_id=a.id, user_id=people["alice"].id, text=evil)
+    client.sign_in("rita")
+    for html in (client.get("/review").text, client.get(f"/review/answers/{a.id}").text):
+        assert "<script>window" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+
+
+# One answer, and the decision
+
+
+def test_the_answer_page_shows_what_people_said_and_prefills_the_latest_correction(client, db, people) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged")
+    service.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=False)
+    service.record_comment(db, answer_id=a.id, user_id=people["bob"].id, text="It flows north.")
+    service.record_correction(db, answer_id=a.id, user_id=people["alice"].id, text="Into the Black Sea.")
+    service.record_correction(db, answer_id=a.id, user_id=people["bob"].id, text="Into the Mediterranean.", ranks=[1])
+    client.sign_in("rita")
+    html = client.get(f"/review/answers/{a.id}").text
+    assert "Where does the Nile flow?" in html and "An answer to Where does the Nile flow? [1]." in html
+    assert "<td>0 / 1</td>" in html  # the one source marked not relevant once
+    assert "It flows north." in html and "Into the Black Sea." in html
+    assert re.search(r'<textarea[^>]*>Into the Mediterranean\.</textarea>', html)
+    assert 'name="doc_ids" value="doc-nile" checked' in html and 'name="extra_doc_ids"' in html
+
+
+def test_approving_records_the_review_and_serves_the_verified_answer(indexed, monkeypatch) -> None:
+    db = components.database(indexed)
+    service.add_user(db, identifier="alice", role="user")
+    rita = service.add_user(db, identifier="rita", role="reviewer")
+    chain = components.chain(indexed)
+    first = chain.run("Which sea does the Nile flow into?")
+    shown = service.record_answer(
+        db, question=first.question, standalone_question=first.standalone_question, answer=first.answer,
+        answerer=first.answerer, verdict=first.verdict, reasons=first.reasons, timings_ms=first.timings_ms,
+        citations=first.to_dict()["citations"],
+    )
+    service.record_thumb(db, answer_id=shown.id, user_id=service.get_user(db, identifier="alice").id, up=False)
+    site = FastAPI()
+    site.include_router(review.router(lambda: db, lambda: SECRET))
+    client = TestClient(site)
+    client.cookies.set("access_token", token("rita", monkeypatch))
+    assert queue_ids(client.get("/review").text) == [shown.id]
+    rivers = first.citations[0].doc_id
+    corrected = "The Nile ends in the Mediterranean Sea, north of Cairo."
+    response = client.post(f"/review/answers/{shown.id}", headers=ORIGIN, follow_redirects=False,
+                           data={"decision": "approved", "text": corrected, "doc_ids": [rivers],
+                                 "extra_doc_ids": "extra-1, extra-2"})
+    assert (response.status_code, response.headers["location"]) == (303, "/review")
+    [row] = _reviews(db)
+    assert (row.answer_id, row.reviewer_id, row.decision, row.text) == (shown.id, rita.id, "approved", corrected)
+    assert row.doc_ids == [rivers, "extra-1", "extra-2"]
+    assert queue_ids(client.get("/review").text) == []
+    result = chain.run("Into which sea does the Nile flow?")
+    assert result.verified and result.answer == corrected and [c.doc_id for c in result.citations] == [rivers]
+
+
+def test_rejecting_keeps_no_text(client, db) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged")
+    client.sign_in("ada")
+    response = client.post(f"/review/answers/{a.id}", headers=ORIGIN, follow_redirects=False,
+                           data={"decision": "rejected", "text": "ignored", "doc_ids": ["doc-nile"]})
+    assert response.status_code == 303
+    [row] = _reviews(db)
+    assert (row.decision, row.text, row.doc_ids) == ("rejected", None, [])
+    bad = client.post(f"/review/answers/{a.id}", headers=ORIGIN, data={"decision": "maybe"})
+    assert (bad.status_code, bad.json()) == (400, {"detail": "Choose approve or reject."})
+
+
+def test_the_server_serves_the_review_pages_with_the_chats_sign_in(indexed, monkeypatch) -> None:
+    """The real app: the router comes before the Chainlit mount, and a token signed with the
+    server's secret (as Chainlit's sign-in makes it) lets a reviewer in."""
+    db = components.database(indexed)
+    service.add_user(db, identifier="rita", role="reviewer")
+    site = app.server.create_app(indexed)
+    paths = [getattr(getattr(route, "original_router", route), "prefix", None) or getattr(route, "path", "")
+             for route in site.routes]
+    assert paths.index("/review") < paths.index("/chat")
+    client = TestClient(site)  # no lifespan: the chain is not warmed up
+    assert (client.get("/review").status_code, client.get("/review").json()) == (401, {"detail": "Sign in first."})
+    client.cookies.set("access_token", create_jwt(ChainlitUser(identifier="rita", metadata={})))
+    response = client.get("/review")
+    assert response.status_code == 200 and "Review queue" in response.text
+
+
+def _reviews(db) -> list[Review]:
+    from sqlmodel import select
+
+    with db.read() as session:
+        return list(session.exec(select(Review)))
