@@ -30,7 +30,7 @@ class Answerer(Protocol):
 
 @dataclass
 class ExtractiveAnswerer:
-    """Quotes the source sentences closest in meaning to the question, one a source, each with its [n]."""
+    """Quotes the source sentences closest in meaning to the question, each with its [n]."""
 
     embeddings: MiniLMEmbeddings
     sentences: int = 3
@@ -48,14 +48,13 @@ class ExtractiveAnswerer:
             return NOTHING_FOUND
         vectors = self.embeddings.encode([question] + [text for _, _, text in quoted], threads=1)
         relevance = vectors[1:] @ vectors[0]
-        best, seen, cited = [], set(), set()
+        best, seen = [], set()
         for i in np.argsort(-relevance, kind="stable"):
-            n, _, text = quoted[i]
+            key = quoted[i][2].lower()
             if relevance[i] < self.min_relevance or len(best) == self.sentences:
                 break
-            if text.lower() not in seen and n not in cited:  # one sentence a source: more sources get checked
-                seen.add(text.lower())
-                cited.add(n)
+            if key not in seen:
+                seen.add(key)
                 best.append(quoted[i])
         if not best:
             return NOTHING_FOUND
