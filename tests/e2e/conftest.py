@@ -244,10 +244,12 @@ def slow_server(servers) -> Server:
     return servers["slow-llm"].wait_ready()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Browser:
+    """One browser for the end-to-end tests; gone after them, so playwright's event loop does not
+    outlive them into tests that run their own (asyncio.run refuses to run inside it)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"the end-to-end tests drive {CHROMIUM}, which is not installed")
+        pytest.fail(f"the end-to-end tests drive {CHROMIUM}, which is not installed: `make test` installs it")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
