@@ -154,3 +154,27 @@ def test_a_retrain_killed_at_any_moment_leaves_a_loadable_ranker_serving(setup) 
         assert active is not None
         assert ranker_files.load(Path(active.path)).version == active.version
         assert ActiveRanker(db, FusionRanker())().version == active.version
+
+
+def test_retrain_watch_retrains_once_enough_new_feedback_arrived(setup) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    settings, db, _ = setup
+    groundloop = str(Path(sys.executable).parent / "groundloop")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDLOOP_")}
+    env |= {"GROUNDLOOP_RETRAIN_AFTER": "10", "GROUNDLOOP_RETRAIN_POLL_SECONDS": "0.5"}  # setup gave 24 marks
+    watcher = subprocess.Popen([groundloop, "--data-dir", str(settings.data_dir), "retrain", "--watch", "--force"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not service.model_versions(db) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert [v.version for v in service.model_versions(db)] == ["v1"]
+        time.sleep(2)  # no new feedback since v1: no second run
+        assert len(service.model_versions(db)) == 1
+    finally:
+        watcher.kill()
+        watcher.wait()
