@@ -8,7 +8,6 @@ from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 ROLES = ("user", "reviewer", "admin")
-FEEDBACK_KINDS = ("thumb", "comment", "source_mark", "correction")
 
 
 def now() -> datetime:

@@ -12,7 +12,3 @@ class EmptyQuery(GroundloopError):
 
 class IndexUnavailable(GroundloopError):
     """The vector store cannot be reached or opened."""
-
-
-class NotIndexed(GroundloopError):
-    """The collection holds no documents yet."""
