@@ -278,10 +278,10 @@ def users_list() -> None:
     if not found:
         out.print("No users yet: add one with [bold]groundloop users add NAME[/].")
         return
-    table = Table("name", "role", "password", "added")
+    table = Table("name", "role", "password", "exports", "added")
     for user in found:
         table.add_row(user.identifier, user.role, "set" if user.password_hash else "not set",
-                      f"{user.created_at:%Y-%m-%d %H:%M}")
+                      "opted out" if user.export_opt_out else "included", f"{user.created_at:%Y-%m-%d %H:%M}")
     out.print(table)
 
 
@@ -293,6 +293,20 @@ def users_set_role(
     """Change what someone may do: user, reviewer or admin."""
     user = service.set_role(components.database(state.settings), identifier=name, role=role)
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
+
+
+@users.command("opt-out")
+def users_opt_out(name: Annotated[str, typer.Argument(help="Who is to be left out of exports.")]) -> None:
+    """Leave everything about someone out of every export: their answers, feedback and reviews."""
+    user = service.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=True)
+    out.print(f"{user.identifier} is left out of exports.", highlight=False, markup=False)
+
+
+@users.command("opt-in")
+def users_opt_in(name: Annotated[str, typer.Argument(help="Who may be exported again.")]) -> None:
+    """Include someone in exports again (the default)."""
+    user = service.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=False)
+    out.print(f"{user.identifier} is included in exports.", highlight=False, markup=False)
 
 
 def _read_password(path: Path) -> str:

@@ -69,6 +69,16 @@ def set_password(db: Database, *, identifier: str, password: str) -> None:
         _log(session, actor_id=user.id, action="password_set", subject=user)
 
 
+def set_export_opt_out(db: Database, *, identifier: str, opted_out: bool, actor_id: str | None = None) -> User:
+    """Whether everything about the person is left out of exports (see ``feedback.export``)."""
+    with db.write() as session:
+        user = _user(session, identifier)
+        user.export_opt_out = opted_out
+        session.add(user)
+        _log(session, actor_id=actor_id, action="export_opt_out" if opted_out else "export_opt_in", subject=user)
+        return user
+
+
 def authenticate(db: Database, *, identifier: str, password: str) -> User | None:
     """The user when the password matches; None otherwise (no hint which part was wrong)."""
     with db.read() as session:
@@ -189,21 +199,25 @@ def record_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int,
     """Whether the source shown as [rank] was relevant; the person's new mark replaces their old one."""
     with db.write() as session:
         _answer(session, answer_id, user_id)
-        citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
-        if citation is None:
-            raise NotFound(f"The answer has no source [{rank}].")
-        mark = session.exec(
-            select(Feedback).where(
-                Feedback.answer_id == answer_id, Feedback.user_id == user_id,
-                Feedback.kind == "source_mark", Feedback.citation_id == citation.id,
-            )
-        ).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="source_mark", citation_id=citation.id)
-        mark.value, mark.doc_ids, mark.updated_at = (1 if relevant else 0), [citation.doc_id], now()
-        session.add(mark)
-        session.flush()
-        _log(session, actor_id=user_id, action="source_mark", subject=mark, answer_id=answer_id,
-             doc_id=citation.doc_id, relevant=relevant)
-        return mark
+        return _mark(session, answer_id=answer_id, user_id=user_id, rank=rank, relevant=relevant)
+
+
+def _mark(session: Session, *, answer_id: str, user_id: str, rank: int, relevant: bool, **logged: Any) -> Feedback:
+    citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
+    if citation is None:
+        raise NotFound(f"The answer has no source [{rank}].")
+    mark = session.exec(
+        select(Feedback).where(
+            Feedback.answer_id == answer_id, Feedback.user_id == user_id,
+            Feedback.kind == "source_mark", Feedback.citation_id == citation.id,
+        )
+    ).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="source_mark", citation_id=citation.id)
+    mark.value, mark.doc_ids, mark.updated_at = (1 if relevant else 0), [citation.doc_id], now()
+    session.add(mark)
+    session.flush()
+    _log(session, actor_id=user_id, action="source_mark", subject=mark, answer_id=answer_id,
+         doc_id=citation.doc_id, relevant=relevant, **logged)
+    return mark
 
 
 def record_correction(
@@ -419,16 +433,33 @@ def record_review(
     if decision not in ("approved", "rejected"):
         raise GroundloopError(f"Unknown decision '{decision}': use approved or rejected.")
     with db.write() as session:
-        if session.get(Answer, answer_id) is None:
-            raise NotFound("No such answer.")
-        reviewer = session.get(User, reviewer_id)
-        if reviewer is None or reviewer.role not in ("reviewer", "admin"):
-            raise NotAllowed("Only reviewers and admins review answers.")
+        _reviewable(session, answer_id, reviewer_id)
         review = Review(answer_id=answer_id, reviewer_id=reviewer_id, decision=decision, text=text, doc_ids=doc_ids)
         session.add(review)
         session.flush()
         _log(session, actor_id=reviewer_id, action="review", subject=review, answer_id=answer_id, decision=decision)
         return review
+
+
+def record_reviewer_mark(db: Database, *, answer_id: str, reviewer_id: str, rank: int, relevant: bool) -> Feedback:
+    """A reviewer's judgement of the source shown as [rank], on anyone's answer.
+
+    Stored as the reviewer's own source mark (their new mark replaces their old one), so training
+    counts it as a strong label and qrels as a vote, like any source mark; the event says a reviewer gave it.
+    """
+    with db.write() as session:
+        _reviewable(session, answer_id, reviewer_id)
+        return _mark(session, answer_id=answer_id, user_id=reviewer_id, rank=rank, relevant=relevant, by_reviewer=True)
+
+
+def _reviewable(session: Session, answer_id: str, reviewer_id: str) -> Answer:
+    answer = session.get(Answer, answer_id)
+    if answer is None:
+        raise NotFound("No such answer.")
+    reviewer = session.get(User, reviewer_id)
+    if reviewer is None or reviewer.role not in ("reviewer", "admin"):
+        raise NotAllowed("Only reviewers and admins review answers.")
+    return answer
 
 
 def record_model_version(

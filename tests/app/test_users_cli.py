@@ -1,16 +1,19 @@
 """``groundloop users``: who may sign in to the chat, with which role."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from app import components
 from app.cli import cli
 from app.settings import Settings
 from feedback import service
+from feedback.models import Event
 from retrieval.errors import GroundloopError
 
 GROUNDLOOP = str(Path(sys.executable).parent / "groundloop")
@@ -70,6 +73,28 @@ def test_add_if_missing_is_idempotent_and_reads_standard_input(tmp_path: Path):
     assert signs_in(data, "demo", "demo") == "admin"
 
 
+def test_opt_out_leaves_someone_out_of_exports_until_they_opt_in(tmp_path: Path):
+    data = tmp_path / "data"
+    ok(data, "add", "ann", "--password-file", "-", input="pw")
+    db = components.database(Settings(data_dir=data))
+    ann = service.get_user(db, identifier="ann")
+    service.record_answer(db, question="Ann asks?", standalone_question="Ann asks?", answer="An answer.",
+                          answerer="extractive", verdict="ok", reasons=[], timings_ms={}, citations=[], user_id=ann.id)
+
+    def exported() -> list[str]:
+        shown = runner.invoke(cli, ["--data-dir", str(data), "export", "--format", "jsonl"])
+        return [json.loads(line)["question"] for line in shown.stdout.splitlines()]
+
+    assert exported() == ["Ann asks?"]
+    assert ok(data, "opt-out", "ann") == "ann is left out of exports.\n"
+    assert exported() == [] and "opted out" in ok(data, "list")
+    assert ok(data, "opt-in", "ann") == "ann is included in exports.\n"
+    assert exported() == ["Ann asks?"] and "included" in ok(data, "list")
+    with db.read() as session:
+        logged = session.exec(select(Event.action).where(Event.subject_id == ann.id).order_by(Event.id)).all()
+    assert logged == ["user_added", "export_opt_out", "export_opt_in"]
+
+
 BAD_ROLE = "Unknown role 'boss': use one of user, reviewer, admin."
 
 
@@ -82,6 +107,8 @@ BAD_ROLE = "Unknown role 'boss': use one of user, reviewer, admin."
      "Cannot read the password file /no/such/file: No such file or directory."),
     (["set-role", "nobody", "admin"], "No user named 'nobody'."),
     (["set-role", "ann", "boss"], BAD_ROLE),
+    (["opt-out", "nobody"], "No user named 'nobody'."),
+    (["opt-in", "nobody"], "No user named 'nobody'."),
 ])
 def test_bad_input_is_refused_with_a_short_message_and_changes_nothing(tmp_path: Path, args: list[str], message: str):
     data = tmp_path / "data"

@@ -23,11 +23,7 @@ runner = CliRunner()
 
 
 def opt_out(db: Database, user: User) -> None:
-    """The service has no writer for the flag yet; the tests set it as a migration would."""
-    with db.write() as session:
-        row = session.get(User, user.id)
-        row.export_opt_out = True
-        session.add(row)
+    service.set_export_opt_out(db, identifier=user.identifier, opted_out=True)
 
 
 def backdate(db: Database, answer: Answer, when: datetime) -> None:
@@ -277,6 +273,33 @@ def test_each_download_reads_back_as_its_export(db, alice, make_answer) -> None:
         assert sorted(archive.namelist()) == ["judgements.jsonl", "qrels/test.tsv", "queries.jsonl"]
         tsv = archive.read("qrels/test.tsv").decode()
     assert tsv == f"query-id\tcorpus-id\tscore\n{export.query_id('Why is the sky blue?')}\tdoc-2\t1\n"
+
+
+def downloaded_text(file: export.Download) -> str:
+    """Everything a download holds, as text: parquet read back as rows, a zip's every file."""
+    if file.filename.endswith(".parquet"):
+        return json.dumps(pq.read_table(io.BytesIO(file.content)).to_pylist())
+    if file.filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(file.content)) as archive:
+            return "".join(archive.read(name).decode() for name in archive.namelist())
+    return file.content.decode()
+
+
+def test_downloads_leave_out_people_who_opted_out(db, alice, bob, make_answer) -> None:
+    rita = reviewer(db)
+    for person in (alice, bob):
+        asked = make_answer(person, question=f"What does {person.identifier} ask?")
+        service.record_source_mark(db, answer_id=asked.id, user_id=person.id, rank=1, relevant=True)
+        service.record_correction(db, answer_id=asked.id, user_id=person.id, text=f"{person.identifier} knows [1].")
+        review(db, asked, rita, text=f"Approved for {person.identifier} [1].", doc_ids=["doc-1"])
+    opt_out(db, bob)
+
+    for kind in export.FORMATS:
+        text = downloaded_text(export.download(db, kind=kind, status="all", system="S"))
+        assert "What does alice ask?" in text, kind
+        assert "bob" not in text, kind
+    service.set_export_opt_out(db, identifier="bob", opted_out=False)
+    assert "What does bob ask?" in downloaded_text(export.download(db, kind="jsonl", system="S"))
 
 
 def test_a_download_refuses_what_the_command_refuses(db) -> None:
