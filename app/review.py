@@ -1,5 +1,6 @@
-"""Review pages at /review: the queue of answers people doubted, and a page per answer to approve
-(maybe edited, with the right sources) or reject it. Plain HTML forms; no JavaScript needed.
+"""Review pages at /review: the queue of answers people doubted, a page per answer to approve
+(maybe edited, with the right sources found by search) or reject it and to mark its sources, and
+the exports as downloads. Plain HTML forms; no JavaScript needed.
 
 Sign-in is the chat's: Chainlit's access-token cookie (or an ``Authorization: Bearer`` header),
 a JWT signed with the server's auth secret, names the person; their role is read from the users
@@ -20,18 +21,23 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from langchain_core.documents import Document
 from sqlalchemy import func, or_
 from sqlmodel import select
 
-from feedback import service
+from app import prompts
+from feedback import export, service
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.service import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 
 PAGE_SIZE = 20
+SEARCH_RESULTS = 10
+SEARCH_CHARS = 1000
+SNIPPET_CHARS = 300
 REASONS = ("flagged", "down", "comment", "correction")
 REASON_LABELS = {"flagged": "flagged by the check", "down": "rated down", "comment": "commented on",
                  "correction": "corrected"}
@@ -118,8 +124,13 @@ def same_origin(request: Request) -> None:
         raise HTTPException(403, "Cross-site form refused.")
 
 
-def router(db: Callable[[], Database], secret: Callable[[], str]) -> APIRouter:
-    """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs."""
+Search = Callable[[str, int], list[Document]]
+"""The index's best ``k`` chunks for a query, as the chat's retriever returns them."""
+
+
+def router(db: Callable[[], Database], secret: Callable[[], str], search: Search) -> APIRouter:
+    """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs;
+    the item page's search box asks ``search``."""
     db, secret = cache(db), cache(secret)
     Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
     pages = APIRouter(prefix="/review", include_in_schema=False)
@@ -145,12 +156,32 @@ def router(db: Callable[[], Database], secret: Callable[[], str]) -> APIRouter:
         return TEMPLATES.TemplateResponse(request, "queue.html", {
             "user": user, "items": shown[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "counts": counts,
             "total": len(items), "reason": reason, "since": since, "page": page, "pages": pages_total,
-            "labels": REASON_LABELS, "link": link,
+            "labels": REASON_LABELS, "link": link, "formats": export.FORMATS,
         })
 
+    @pages.get("/export")
+    def download(
+        user: Reviewer,
+        kind: Annotated[str, Query(alias="format")] = "jsonl",
+        since: str | None = None,
+        status: str | None = None,
+    ) -> Response:
+        """What ``groundloop export`` writes, as an attachment (qrels zipped); empty fields are defaults."""
+        try:
+            file = export.download(db(), kind=kind, since=export.parse_since(since) if since else None,
+                                   status=status or None, system=prompts.load("answer_system"))
+        except GroundloopError as error:
+            raise HTTPException(400, str(error)) from None
+        return Response(file.content, media_type=file.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
     @pages.get("/answers/{answer_id}", response_class=HTMLResponse)
-    def answer_page(request: Request, answer_id: str, user: Reviewer) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(request, "answer.html", {"user": user, **_details(db(), answer_id)})
+    def answer_page(request: Request, answer_id: str, user: Reviewer, q: str = "") -> HTMLResponse:
+        details = _details(db(), answer_id, user)
+        if len(q) > SEARCH_CHARS:
+            raise HTTPException(422, f"q: at most {SEARCH_CHARS} characters.")
+        found = _found(search(q, SEARCH_RESULTS)) if q.strip() else []
+        return TEMPLATES.TemplateResponse(request, "answer.html", {"user": user, "q": q, "found": found, **details})
 
     @pages.post("/answers/{answer_id}", dependencies=[Depends(same_origin)])
     async def decide(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
@@ -161,21 +192,36 @@ def router(db: Callable[[], Database], secret: Callable[[], str]) -> APIRouter:
         text = str(form.get("text") or "").strip() or None
         doc_ids = [str(d) for d in form.getlist("doc_ids")]
         doc_ids += str(form.get("extra_doc_ids") or "").replace(",", " ").split()
-        try:
-            await run_in_threadpool(
-                service.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
-                text=text if decision == "approved" else None,
-                doc_ids=list(dict.fromkeys(doc_ids)) if decision == "approved" else [],
-            )
-        except NotFound as error:
-            raise HTTPException(404, str(error)) from None
-        except NotAllowed as error:
-            raise HTTPException(403, str(error)) from None
-        except GroundloopError as error:
-            raise HTTPException(400, str(error)) from None
+        await _decided(
+            service.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
+            text=text if decision == "approved" else None,
+            doc_ids=list(dict.fromkeys(doc_ids)) if decision == "approved" else [],
+        )
         return RedirectResponse("/review", status_code=303)
 
+    @pages.post("/answers/{answer_id}/marks", dependencies=[Depends(same_origin)])
+    async def mark(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
+        form = await request.form()
+        rank, relevant = str(form.get("rank") or ""), form.get("relevant")
+        if not rank.isdigit() or relevant not in ("yes", "no"):
+            raise HTTPException(400, "Choose a source, and relevant or not.")
+        await _decided(service.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
+                       rank=int(rank), relevant=relevant == "yes")
+        return RedirectResponse(f"/review/answers/{answer_id}#sources", status_code=303)
+
     return pages
+
+
+async def _decided(write: Callable, *args: Any, **kwargs: Any) -> Any:
+    """A service write off the event loop, its refusals as short HTTP errors."""
+    try:
+        return await run_in_threadpool(write, *args, **kwargs)
+    except NotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except NotAllowed as error:
+        raise HTTPException(403, str(error)) from None
+    except GroundloopError as error:
+        raise HTTPException(400, str(error)) from None
 
 
 def _day(given: str | None) -> date | None:
@@ -187,8 +233,27 @@ def _day(given: str | None) -> date | None:
         raise HTTPException(422, "since: a date as YYYY-MM-DD.") from None
 
 
-def _details(db: Database, answer_id: str) -> dict:
-    """Everything the answer's page shows: the answer, its sources with their marks, what people said."""
+@dataclass(frozen=True)
+class Found:
+    doc_id: str
+    title: str
+    snippet: str
+
+
+def _found(chunks: list[Document]) -> list[Found]:
+    """One result per document, at its best chunk, with the start of that chunk's text."""
+    best: dict[str, Found] = {}
+    for chunk in chunks:
+        doc_id = str(chunk.metadata["doc_id"])
+        text = " ".join(chunk.page_content.split())
+        snippet = text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+        best.setdefault(doc_id, Found(doc_id, str(chunk.metadata.get("title") or doc_id), snippet))
+    return list(best.values())
+
+
+def _details(db: Database, answer_id: str, reviewer: User) -> dict:
+    """Everything the answer's page shows: the answer, its sources with their marks (the reviewer's
+    own among them), what people said."""
     with db.read() as session:
         answer = session.get(Answer, answer_id)
         if answer is None:
@@ -203,16 +268,25 @@ def _details(db: Database, answer_id: str) -> dict:
             .where(Review.answer_id == answer_id).order_by(Review.created_at)
         ))
     marks = {c.id: {"relevant": 0, "not": 0} for c in citations}
-    for feedback, _ in said:
+    mine: dict[str, bool] = {}
+    for feedback, person in said:
         if feedback.kind == "source_mark" and feedback.citation_id in marks:
             marks[feedback.citation_id]["relevant" if feedback.value else "not"] += 1
+            if person.id == reviewer.id:
+                mine[feedback.citation_id] = bool(feedback.value)
     corrections = [(f, u) for f, u in said if f.kind == "correction"]
     thumbs = [f.value for f, _ in said if f.kind == "thumb"]
+    suggested = {d for f, _ in corrections for d in f.doc_ids} or {c.doc_id for c in citations if c.cited}
+    for citation in citations:  # the reviewer's own marks overrule the guess
+        if mine.get(citation.id) is True:
+            suggested.add(citation.doc_id)
+        elif mine.get(citation.id) is False:
+            suggested.discard(citation.doc_id)
     return {
-        "answer": answer, "citations": citations, "marks": marks, "corrections": corrections,
+        "answer": answer, "citations": citations, "marks": marks, "mine": mine, "corrections": corrections,
         "comments": [(f, u) for f, u in said if f.kind == "comment"], "reviews": reviews,
         "ups": thumbs.count(1), "downs": thumbs.count(-1),
         "draft": corrections[-1][0].text if corrections else answer.answer,
         "doc_ids": list(dict.fromkeys(c.doc_id for c in citations)),
-        "suggested": {d for f, _ in corrections for d in f.doc_ids} or {c.doc_id for c in citations if c.cited},
+        "suggested": suggested,
     }

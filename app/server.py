@@ -65,7 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return Response(body, status_code=response.status_code, headers=headers)
 
-    app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings)))
+    app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings),
+                                     lambda query, k: runtime.chain().retriever.model_copy(update={"k": k}).invoke(query)))
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()

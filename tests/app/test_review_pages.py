@@ -1,24 +1,29 @@
-"""The review pages: who may enter, the queue's order, counts, filters and pages, and a decision
-that becomes a verified answer.
+"""The review pages: who may enter, the queue's order, counts, filters and pages, a decision that
+becomes a verified answer, the search box, a reviewer's source marks, and the downloads.
 
 Chainlit can be mounted only once per process, so most tests serve the review router in a small
 FastAPI app of its own, with the same sign-in dependency; one test checks the real server's app.
 """
 
+import io
+import json
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 import app.server  # noqa: F401  (first: it points Chainlit at the project before chainlit.auth is imported)
 from app import components, review
 from chainlit.auth import create_jwt
 from chainlit.user import User as ChainlitUser
-from feedback import service
-from feedback.models import Review
+from feedback import export, service, training
+from feedback.models import Event, Feedback, Review
 
 SECRET = "test-secret-" + "x" * 40
 ORIGIN = {"origin": "http://testserver"}
@@ -43,11 +48,16 @@ def token(identifier: str, monkeypatch) -> str:
     return create_jwt(ChainlitUser(identifier=identifier, metadata={"role": "whatever the token says"}))
 
 
+def searcher(settings):
+    """What the server passes: the index's best chunks, from a retriever over the settings' collection."""
+    return lambda query, k: components.retriever(settings, components.open_index(settings), k=k).invoke(query)
+
+
 @pytest.fixture
-def client(db, people, monkeypatch):
+def client(db, people, settings, monkeypatch):
     """A client of the review pages; ``client.sign_in(name)`` sets Chainlit's cookie."""
     site = FastAPI()
-    site.include_router(review.router(lambda: db, lambda: SECRET))
+    site.include_router(review.router(lambda: db, lambda: SECRET, searcher(settings)))
     client = TestClient(site)
     client.sign_in = lambda name: client.cookies.set("access_token", token(name, monkeypatch))
     return client
@@ -97,6 +107,37 @@ def test_a_user_is_refused_whatever_the_token_says(client, db) -> None:
     assert _reviews(db) == []
 
 
+def every_new_route(client, answer_id: str) -> list:
+    return [client.get("/review/export?format=jsonl"), client.get(f"/review/answers/{answer_id}?q=nile"),
+            client.post(f"/review/answers/{answer_id}/marks", data={"rank": "1", "relevant": "no"}, headers=ORIGIN,
+                        follow_redirects=False)]
+
+
+def test_downloads_search_and_marks_admit_reviewers_only(client, db) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged")
+    for response in every_new_route(client, a.id):
+        assert (response.status_code, response.json()) == (401, {"detail": "Sign in first."})
+    client.sign_in("alice")
+    for response in every_new_route(client, a.id):
+        assert (response.status_code, response.json()) == (403, {"detail": "Reviewers only."})
+    assert _marks(db) == []
+    client.sign_in("rita")
+    assert [r.status_code for r in every_new_route(client, a.id)] == [200, 200, 303]
+
+
+def test_search_and_marks_on_an_unknown_answer_are_not_found(client, db) -> None:
+    client.sign_in("rita")
+    for response in every_new_route(client, "nope")[1:]:
+        assert (response.status_code, response.json()) == (404, {"detail": "No such answer."})
+    a = answer(db, "Where does the Nile flow?")
+    response = client.post(f"/review/answers/{a.id}/marks", data={"rank": "9", "relevant": "yes"}, headers=ORIGIN)
+    assert (response.status_code, response.json()) == (404, {"detail": "The answer has no source [9]."})
+    for bad in ({"rank": "one", "relevant": "yes"}, {"rank": "1", "relevant": "maybe"}, {}):
+        response = client.post(f"/review/answers/{a.id}/marks", data=bad, headers=ORIGIN)
+        assert (response.status_code, response.json()) == (400, {"detail": "Choose a source, and relevant or not."})
+    assert _marks(db) == []
+
+
 @pytest.mark.parametrize("name", ["rita", "ada"])
 def test_reviewers_and_admins_enter(client, name) -> None:
     client.sign_in(name)
@@ -115,9 +156,11 @@ def test_a_form_posted_from_elsewhere_is_refused(client, db) -> None:
     a = answer(db, "Where does the Nile flow?", verdict="flagged")
     client.sign_in("rita")
     for headers in ({}, {"origin": "http://evil.example"}, {"referer": "http://evil.example/review"}):
-        response = client.post(f"/review/answers/{a.id}", data={"decision": "rejected"}, headers=headers)
-        assert (response.status_code, response.json()) == (403, {"detail": "Cross-site form refused."})
-    assert _reviews(db) == []
+        for path, data in ((f"/review/answers/{a.id}", {"decision": "rejected"}),
+                           (f"/review/answers/{a.id}/marks", {"rank": "1", "relevant": "no"})):
+            response = client.post(path, data=data, headers=headers)
+            assert (response.status_code, response.json()) == (403, {"detail": "Cross-site form refused."})
+    assert _reviews(db) == [] and _marks(db) == []
     response = client.post(f"/review/answers/{a.id}", data={"decision": "rejected"},
                            headers={"referer": "http://testserver/review/answers/x"}, follow_redirects=False)
     assert response.status_code == 303
@@ -216,7 +259,7 @@ def test_approving_records_the_review_and_serves_the_verified_answer(indexed, mo
     )
     service.record_thumb(db, answer_id=shown.id, user_id=service.get_user(db, identifier="alice").id, up=False)
     site = FastAPI()
-    site.include_router(review.router(lambda: db, lambda: SECRET))
+    site.include_router(review.router(lambda: db, lambda: SECRET, searcher(indexed)))
     client = TestClient(site)
     client.cookies.set("access_token", token("rita", monkeypatch))
     assert queue_ids(client.get("/review").text) == [shown.id]
@@ -262,8 +305,118 @@ def test_the_server_serves_the_review_pages_with_the_chats_sign_in(indexed, monk
     assert response.status_code == 200 and "Review queue" in response.text
 
 
-def _reviews(db) -> list[Review]:
-    from sqlmodel import select
+# The search box, and a reviewer's marks
 
+
+def test_the_search_box_finds_documents_a_reviewer_attaches_to_the_approval(client, db, indexed) -> None:
+    a = answer(db, "Which sea does the Nile end in?", verdict="flagged")
+    client.sign_in("rita")
+    html = client.get(f"/review/answers/{a.id}", params={"q": "Nile Mediterranean"}).text
+    found = re.findall(r'<li><label><input type="checkbox" name="doc_ids" value="([^"]+)"> <strong>([^<]*)</strong>',
+                       html)
+    rivers = next(doc_id for doc_id, title in found if title == "Rivers")
+    assert rivers.endswith("rivers.html") and "The Nile flows north into the Mediterranean Sea." in html
+    assert len({doc_id for doc_id, _ in found}) == len(found) <= review.SEARCH_RESULTS
+    assert 'value="Nile Mediterranean"' in html
+
+    response = client.post(f"/review/answers/{a.id}", headers=ORIGIN, follow_redirects=False,
+                           data={"decision": "approved", "text": "Into the Mediterranean.", "doc_ids": [rivers]})
+    assert response.status_code == 303
+    [row] = _reviews(db)
+    assert row.doc_ids == [rivers]
+
+
+def test_a_search_is_shown_as_text_and_an_empty_one_finds_nothing(client, db, indexed) -> None:
+    a = answer(db, "Where does the Nile flow?")
+    client.sign_in("rita")
+    html = client.get(f"/review/answers/{a.id}", params={"q": "<script>alert(1)</script> tea"}).text
+    assert "<script>alert(1)" not in html and 'value="&lt;script&gt;alert(1)&lt;/script&gt; tea"' in html
+    assert "Green tea is steeped" in html
+    assert 'id="found"' not in client.get(f"/review/answers/{a.id}", params={"q": "   "}).text
+    too_long = client.get(f"/review/answers/{a.id}", params={"q": "x" * 1001})
+    assert (too_long.status_code, too_long.json()) == (422, {"detail": "q: at most 1000 characters."})
+
+
+def test_a_reviewers_mark_is_stored_shown_and_counted_as_a_strong_label(client, db, people) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged", user_id=people["alice"].id)
+    client.sign_in("rita")
+    response = client.post(f"/review/answers/{a.id}/marks", data={"rank": "1", "relevant": "no"},
+                           headers=ORIGIN, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, f"/review/answers/{a.id}#sources")
+    html = client.get(f"/review/answers/{a.id}").text
+    assert "<td>0 / 1</td>" in html and '<span class="mine">not relevant</span>' in html
+    assert 'name="doc_ids" value="doc-nile">' in html  # cited, but marked not relevant: not ticked for approval
+    [judged] = training.judged_questions(db)
+    assert judged.labels == {"doc-nile": -training.STRONG}
+
+    client.post(f"/review/answers/{a.id}/marks", data={"rank": "1", "relevant": "yes"}, headers=ORIGIN)
+    [mark] = _marks(db)  # the new mark replaced the old one
+    assert (mark.user_id, mark.value, mark.doc_ids) == (people["rita"].id, 1, ["doc-nile"])
+    assert "<td>1 / 0</td>" in client.get(f"/review/answers/{a.id}").text
+    [judged] = training.judged_questions(db)
+    assert judged.labels == {"doc-nile": training.STRONG}
+    assert export.qrels(db).scores == {export.query_id("Where does the Nile flow?"): {"doc-nile": 1}}
+    with db.read() as session:
+        events = session.exec(select(Event).where(Event.actor_id == people["rita"].id)).all()
+    assert [(e.action, e.data["relevant"], e.data["by_reviewer"]) for e in events] == [
+        ("source_mark", False, True), ("source_mark", True, True)]
+    assert _reviews(db) == [] and queue_ids(client.get("/review").text) == [a.id]  # a mark is not a decision
+
+
+# Downloads
+
+
+def test_each_download_is_an_attachment_of_the_export(client, db, people) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged", user_id=people["alice"].id)
+    service.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=True)
+    service.record_review(db, answer_id=a.id, reviewer_id=people["rita"].id, decision="approved",
+                          text="North, into the Mediterranean [1].", doc_ids=["doc-nile"])
+    client.sign_in("ada")
+    files = {}
+    for kind in export.FORMATS:
+        response = client.get("/review/export", params={"format": kind, "since": "", "status": ""})
+        assert response.status_code == 200, kind
+        expected = export.download(db, kind=kind, system=review.prompts.load("answer_system"))
+        assert response.headers["content-disposition"] == f'attachment; filename="{expected.filename}"'
+        assert response.headers["content-type"] == expected.media_type
+        files[kind] = response.content
+    assert pq.read_table(io.BytesIO(files["parquet"])).to_pylist() == export.answer_rows(db)
+    [example] = [json.loads(line) for line in files["chat-jsonl"].decode().splitlines()]
+    assert example["messages"][2] == {"role": "assistant", "content": "North, into the Mediterranean [1]."}
+    with zipfile.ZipFile(io.BytesIO(files["qrels"])) as archive:
+        assert "doc-nile\t1" in archive.read("qrels/test.tsv").decode()
+    assert client.get("/review/export").headers["content-disposition"].endswith('"groundloop-feedback.jsonl"')
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert client.get("/review/export", params={"format": "jsonl", "since": str(tomorrow)}).content == b""
+
+    service.set_export_opt_out(db, identifier="alice", opted_out=True)
+    assert client.get("/review/export", params={"format": "csv"}).text.splitlines()[1:] == []
+
+
+@pytest.mark.parametrize(("params", "detail"), [
+    ({"format": "xml"}, "Unknown format 'xml': use one of jsonl, csv, parquet, chat-jsonl, preference-jsonl, qrels."),
+    ({"format": "csv", "status": "some"}, "Unknown status 'some': use approved or all."),
+    ({"format": "csv", "since": "yesterday"}, "'yesterday' is not a day: write it as YYYY-MM-DD."),
+])
+def test_a_bad_download_is_refused_with_the_commands_message(client, params, detail) -> None:
+    client.sign_in("rita")
+    response = client.get("/review/export", params=params)
+    assert (response.status_code, response.json()) == (400, {"detail": detail})
+
+
+def test_the_queue_page_offers_every_download(client) -> None:
+    client.sign_in("rita")
+    html = client.get("/review").text
+    assert '<form method="get" action="/review/export" id="export">' in html
+    formats = re.search(r'<select name="format">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="([\w-]+)">\1</option>', formats) == list(export.FORMATS)
+
+
+def _marks(db) -> list[Feedback]:
+    with db.read() as session:
+        return list(session.exec(select(Feedback).where(Feedback.kind == "source_mark")))
+
+
+def _reviews(db) -> list[Review]:
     with db.read() as session:
         return list(session.exec(select(Review)))
