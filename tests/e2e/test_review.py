@@ -1,0 +1,108 @@
+"""Review, end to end: someone rates an answer down in the chat; a reviewer signs in, opens it from
+the queue, finds the right source with the search box, approves a corrected answer; a later,
+closely worded question in the chat gets that answer, marked as verified, with that source.
+"""
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from feedback.db import Database
+from feedback.models import Answer, Review
+from tests.e2e.conftest import ASSISTANT, GROUNDLOOP, _env
+from tests.e2e.feedback_fixtures import Server, answer_of, sign_in_page, start_server, stop_server, user_id
+
+QUESTION = "What makes green tea bitter?"
+LATER = "What makes green tea taste bitter?"
+CORRECTED = "Water that is too hot scorches the leaves: steep green tea at about 80 degrees Celsius [1]."
+TEA_SOURCE = "Boiling water scorches the leaves and makes the tea taste bitter."
+REVIEWER = "dave"
+
+
+@pytest.fixture(scope="module")
+def review_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
+    """A server of its own (its verified answers would change other tests' answers), with a reviewer."""
+    server = start_server("review", data_dir, e2e_dir)
+    promoted = subprocess.run(
+        [str(GROUNDLOOP), "--data-dir", str(server.data), "users", "set-role", REVIEWER, "reviewer"],
+        cwd=e2e_dir, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def review_db(review_server: Server) -> Iterator[Database]:
+    db = Database(f"sqlite:///{(review_server.data / 'groundloop.sqlite').resolve()}")
+    yield db
+    db.dispose()
+
+
+def test_an_approved_correction_is_served_as_the_verified_answer(
+    browser: Browser, review_server: Server, review_db: Database
+) -> None:
+    asker, reviewer, later_asker = (browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(3))
+    try:
+        rated = rate_down(asker.new_page(), review_server, review_db)
+        review_in_the_browser(reviewer.new_page(), review_server, review_db, rated)
+        later = sign_in_page(later_asker.new_page(), review_server, "bob")
+        answer = later.ask(LATER)
+        expect(answer).to_contain_text("Verified by a reviewer")
+        expect(answer).to_contain_text(CORRECTED.removesuffix(" [1]."))
+        expect(later.open_source(answer, 1)).to_contain_text(TEA_SOURCE)
+        step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
+        served = answer_of(review_db, step_id)
+        assert served is not None and served.answerer == "verified" and served.user_id == user_id(review_db, "bob")
+    finally:
+        for context in (asker, reviewer, later_asker):
+            context.close()
+
+
+def rate_down(page: Page, server: Server, db: Database) -> Answer:
+    """Alice asks and rates the answer down, as in the chat."""
+    chat = sign_in_page(page, server, "alice")
+    answer = chat.ask(QUESTION)
+    step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
+    answer = page.locator(ASSISTANT).filter(has=page.locator(f"#step-{step_id}"))
+    expect(answer.get_by_role("button", name="Mark a source")).to_be_visible()  # stored
+    answer.locator("button.negative-feedback-off").click()
+    page.get_by_role("dialog").locator("textarea").fill("It should say how hot the water may be.")
+    page.locator("#submit-feedback").click()
+    expect(answer.locator("button.negative-feedback-on")).to_be_visible()
+    stored = answer_of(db, step_id)
+    assert stored is not None and "Verified by a reviewer" not in answer.inner_text()
+    return stored
+
+
+def review_in_the_browser(page: Page, server: Server, db: Database, rated: Answer) -> None:
+    """The reviewer signs in to the chat, opens the queue, searches, attaches, corrects, approves."""
+    sign_in_page(page, server, REVIEWER)
+    page.goto(server.url + "/review")
+    item = page.locator(f'tr.item[data-answer-id="{rated.id}"]')
+    expect(item).to_contain_text("rated down")
+    item.get_by_role("link", name=QUESTION).click()
+    expect(page).to_have_url(f"{server.url}/review/answers/{rated.id}")
+    expect(page.locator("#question")).to_have_text(QUESTION)
+
+    page.get_by_label("Search the index").fill("steeping temperature of green tea")
+    page.get_by_role("button", name="Search", exact=True).click()
+    found = page.locator("#found li").filter(has_text="Brewing green tea")
+    expect(found).to_contain_text(TEA_SOURCE)
+    tea_doc = found.locator('input[name="doc_ids"]').get_attribute("value")
+    for shown in page.locator('#approve fieldset > label > input[name="doc_ids"]').all():
+        shown.uncheck()  # only the source found by search is attached
+    found.locator('input[name="doc_ids"]').check()
+    page.locator("#text").fill(CORRECTED)
+    page.get_by_role("button", name="Approve").click()
+    expect(page).to_have_url(server.url + "/review")
+    expect(page.locator(f'tr.item[data-answer-id="{rated.id}"]')).to_have_count(0)
+
+    with db.read() as session:
+        [review] = session.exec(select(Review).where(Review.answer_id == rated.id)).all()
+    assert (review.decision, review.text, review.doc_ids) == ("approved", CORRECTED, [tea_doc])
+    assert review.reviewer_id == user_id(db, REVIEWER)
