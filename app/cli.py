@@ -20,8 +20,8 @@ from retrieval.ingest import IngestReport, ingest
 
 from app import components
 from app.settings import Settings
+from feedback import export, registry, service
 from feedback import keys as api_keys
-from feedback import registry, service
 from feedback.simulation import give_feedback
 from feedback.models import ROLES
 
@@ -421,12 +421,9 @@ def models_rollback() -> None:
     out.print(f"{previous.version} is active." if previous else "No learned ranker is active: fusion serves.")
 
 
-EXPORT_FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
-
-
 @cli.command("export")
 def export_command(
-    kind: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "jsonl",
+    kind: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(export.FORMATS)}.")] = "jsonl",
     since: Annotated[str | None, typer.Option(help="Only answers given on or after this day (YYYY-MM-DD, UTC).")] = None,
     status: Annotated[str | None, typer.Option(
         help="approved: only answers whose newest review approved them; all. "
@@ -438,13 +435,8 @@ def export_command(
 ) -> None:
     """Export answers with their sources, feedback and reviews; people who opted out are left out."""
     from app import prompts
-    from feedback import export
 
-    if kind not in EXPORT_FORMATS:
-        raise GroundloopError(f"Unknown format '{kind}': use one of {', '.join(EXPORT_FORMATS)}.")
-    status = status or ("approved" if kind in ("chat-jsonl", "preference-jsonl") else "all")
-    if status not in export.STATUSES:
-        raise GroundloopError(f"Unknown status '{status}': use approved or all.")
+    approved = export.approved_only_for(kind, status)
     day = export.parse_since(since) if since else None
     if kind in ("parquet", "qrels") and out_path is None:
         raise GroundloopError(f"--format {kind} needs --out ({'a folder' if kind == 'qrels' else 'a file'}).")
@@ -452,16 +444,11 @@ def export_command(
         raise GroundloopError("--corpus goes with --format qrels only.")
     if corpus is not None and not corpus.is_file():
         raise GroundloopError(f"No corpus file at {corpus}.")
-    db, approved = components.database(state.settings), status == "approved"
+    db = components.database(state.settings)
     if kind == "qrels":
         _export_qrels(export.qrels(db, since=day, approved_only=approved), out_path, corpus)
         return
-    if kind == "chat-jsonl":
-        rows = export.chat_examples(db, system=prompts.load("answer_system"), since=day, approved_only=approved)
-    elif kind == "preference-jsonl":
-        rows = export.preference_pairs(db, since=day, approved_only=approved)
-    else:
-        rows = export.answer_rows(db, since=day, approved_only=approved)
+    rows = export.rows(db, kind=kind, system=prompts.load("answer_system"), since=day, approved_only=approved)
     if kind == "parquet":
         written = _writing(out_path, lambda: export.write_parquet(rows, out_path))
     else:
@@ -488,8 +475,6 @@ def _writing(path: Path, write):
 
 
 def _export_qrels(result, folder: Path, corpus: Path | None) -> None:
-    from feedback import export
-
     if folder.exists() and not folder.is_dir():
         raise GroundloopError(f"{folder} is a file: --format qrels writes a folder.")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / export.JUDGEMENTS).is_file():

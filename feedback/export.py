@@ -9,9 +9,12 @@ hashes or keys, so they cannot leave.
 
 import csv
 import hashlib
+import io
 import json
 import re
 import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -28,6 +31,7 @@ from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
 from retrieval.errors import GroundloopError
 
+FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
 STATUSES = ("approved", "all")
 SPLIT = "test"
 JUDGEMENTS = "judgements.jsonl"
@@ -78,6 +82,17 @@ def parse_since(text: str) -> date:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise GroundloopError(f"'{text}' is not a day: write it as YYYY-MM-DD.") from None
+
+
+def approved_only_for(kind: str, status: str | None) -> bool:
+    """Whether ``kind`` at ``status`` keeps only approved answers; None is the format's default
+    (approved for the training formats, all for the rest). Unknown names are refused."""
+    if kind not in FORMATS:
+        raise GroundloopError(f"Unknown format '{kind}': use one of {', '.join(FORMATS)}.")
+    status = status or ("approved" if kind in ("chat-jsonl", "preference-jsonl") else "all")
+    if status not in STATUSES:
+        raise GroundloopError(f"Unknown status '{status}': use approved or all.")
+    return status == "approved"
 
 
 def gather(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[Item]:
@@ -333,6 +348,65 @@ def missing_documents(result: Qrels, corpus: Path) -> set[str]:
                 record = json.loads(line)
                 judged.discard(str(record.get("_id", record.get("id"))))
     return judged
+
+
+def rows(db: Database, *, kind: str, system: str, since: date | None = None, approved_only: bool) -> list[dict]:
+    """The rows of a line format (every format but qrels); ``system`` is chat-jsonl's system prompt."""
+    if kind == "chat-jsonl":
+        return chat_examples(db, system=system, since=since, approved_only=approved_only)
+    if kind == "preference-jsonl":
+        return preference_pairs(db, since=since, approved_only=approved_only)
+    return answer_rows(db, since=since, approved_only=approved_only)
+
+
+# Downloads: a whole export as one file, for the review pages and the REST API.
+
+_DOWNLOADS = {
+    "jsonl": ("groundloop-feedback.jsonl", "application/x-ndjson"),
+    "csv": ("groundloop-feedback.csv", "text/csv; charset=utf-8"),
+    "parquet": ("groundloop-feedback.parquet", "application/vnd.apache.parquet"),
+    "chat-jsonl": ("groundloop-chat.jsonl", "application/x-ndjson"),
+    "preference-jsonl": ("groundloop-preferences.jsonl", "application/x-ndjson"),
+    "qrels": ("groundloop-qrels.zip", "application/zip"),
+}
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def download(
+    db: Database, *, kind: str, since: date | None = None, status: str | None = None, system: str
+) -> Download:
+    """The export ``groundloop export --format kind`` writes, as one file. qrels is a zip of the
+    folder it writes: unzipped, with a ``corpus.jsonl`` added, ``groundloop eval`` reads it."""
+    approved = approved_only_for(kind, status)
+    filename, media_type = _DOWNLOADS[kind]
+    if kind == "qrels":
+        content = _zipped_beir(qrels(db, since=since, approved_only=approved))
+    elif kind == "parquet":
+        buffer = io.BytesIO()
+        write_parquet(rows(db, kind=kind, system=system, since=since, approved_only=approved), buffer)
+        content = buffer.getvalue()
+    else:
+        text = io.StringIO(newline="")
+        write = write_csv if kind == "csv" else write_jsonl
+        write(rows(db, kind=kind, system=system, since=since, approved_only=approved), text)
+        content = text.getvalue().encode("utf-8")
+    return Download(filename, media_type, content)
+
+
+def _zipped_beir(result: Qrels) -> bytes:
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        write_beir(result, Path(folder))
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
 
 
 def _iso(moment: datetime) -> str:

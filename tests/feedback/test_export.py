@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -238,6 +239,54 @@ def test_qrels_count_each_persons_newest_mark_and_trust_reviewers(db, alice, bob
                for v in result.judgements)
 
 
+# Downloads: the same exports as one file each, for the review pages and the API.
+
+
+def test_each_download_reads_back_as_its_export(db, alice, make_answer) -> None:
+    rita = reviewer(db)
+    answer = make_answer(alice)
+    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=2, relevant=True)
+    service.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Blue scatters most [2].", ranks=[2])
+    review(db, answer, rita, doc_ids=["doc-2"])
+    make_answer(alice, question="Unreviewed?", sources=0)
+
+    def get(kind: str, **options) -> export.Download:
+        return export.download(db, kind=kind, system="Answer from the sources.", **options)
+
+    jsonl = get("jsonl")
+    assert (jsonl.filename, jsonl.media_type) == ("groundloop-feedback.jsonl", "application/x-ndjson")
+    assert [json.loads(line) for line in jsonl.content.decode().splitlines()] == export.answer_rows(db)
+    table = pq.read_table(io.BytesIO(get("parquet").content))
+    assert table.schema.equals(export.ROW_SCHEMA) and table.to_pylist() == export.answer_rows(db)
+    csv_download = get("csv")
+    assert csv_download.filename == "groundloop-feedback.csv" and csv_download.media_type.startswith("text/csv")
+    read = list(csv.DictReader(io.StringIO(csv_download.content.decode(), newline="")))
+    assert [r["question"] for r in read] == ["Why is the sky blue?", "Unreviewed?"]
+
+    chat = get("chat-jsonl")  # approved only by default, as the command
+    check_chat_format(chat.content.decode().splitlines())
+    assert [json.loads(line)["messages"][2]["content"] for line in chat.content.decode().splitlines()] == [
+        "Blue scatters most [2]."]
+    assert json.loads(get("preference-jsonl", status="all").content)["chosen"] == "Blue scatters most [2]."
+    assert get("jsonl", status="approved").content.decode().count("\n") == 1
+    assert get("jsonl", since=date(2999, 1, 1)).content == b""
+
+    qrels = get("qrels")
+    assert (qrels.filename, qrels.media_type) == ("groundloop-qrels.zip", "application/zip")
+    with zipfile.ZipFile(io.BytesIO(qrels.content)) as archive:
+        assert sorted(archive.namelist()) == ["judgements.jsonl", "qrels/test.tsv", "queries.jsonl"]
+        tsv = archive.read("qrels/test.tsv").decode()
+    assert tsv == f"query-id\tcorpus-id\tscore\n{export.query_id('Why is the sky blue?')}\tdoc-2\t1\n"
+
+
+def test_a_download_refuses_what_the_command_refuses(db) -> None:
+    with pytest.raises(GroundloopError, match=r"^Unknown format 'xml': use one of jsonl, csv, parquet, chat-jsonl, "
+                       r"preference-jsonl, qrels\.$"):
+        export.download(db, kind="xml", system="S")
+    with pytest.raises(GroundloopError, match=r"^Unknown status 'some': use approved or all\.$"):
+        export.download(db, kind="csv", status="some", system="S")
+
+
 # The command, on the data folder's own SQLite database.
 
 
@@ -316,6 +365,15 @@ def test_exported_qrels_are_an_evaluation_set_for_groundloop_eval(tmp_path: Path
                              catch_exceptions=False)
     result = json.loads(measured.stdout)
     assert result["queries"] == 2 and result["ndcg@10"] > 0.5
+
+    unzipped = tmp_path / "downloaded"  # the download is the same set, zipped, without the corpus
+    with zipfile.ZipFile(io.BytesIO(export.download(db, kind="qrels", system="S").content)) as archive:
+        archive.extractall(unzipped)
+    (unzipped / "corpus.jsonl").write_bytes(corpus.read_bytes())
+    from_download = runner.invoke(cli, ["--data-dir", str(data), "eval", str(unzipped), "--split", "test", "--json"],
+                                  catch_exceptions=False)
+    quality = {name: value for name, value in result.items() if not name.startswith("latency")}
+    assert {name: json.loads(from_download.stdout)[name] for name in quality} == quality
 
     asked_again = record(db, rita, "when do emperor penguins breed", ["d1"])
     service.record_source_mark(db, answer_id=asked_again.id, user_id=rita.id, rank=1, relevant=True)
