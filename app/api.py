@@ -7,16 +7,17 @@ Answer and source texts are returned as plain text: escape them before showing t
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app import answering, runtime
+from app import answering, prompts, runtime
 from app.deps import ApiKeyDep, refusal, scoped
 from app.questions import clean_question
-from feedback import service
+from feedback import export, service
 from feedback.db import Database
 from feedback.models import Answer
 from retrieval.errors import GroundloopError
@@ -104,7 +105,7 @@ class ModelsResponse(BaseModel):
     versions: list[RankerVersion]
 
 
-AskCaller, FeedbackCaller = scoped("ask"), scoped("feedback")
+AskCaller, FeedbackCaller, ExportCaller = scoped("ask"), scoped("feedback"), scoped("export")
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
@@ -191,3 +192,26 @@ def models(_: ApiKeyDep) -> ModelsResponse:
         active=active.version if active else "fusion", metrics=active.metrics if active else {},
         versions=[RankerVersion(**row.model_dump(include=set(RankerVersion.model_fields))) for row in rows],
     )
+
+
+@router.get("/export", response_class=Response, responses={200: {
+    "description": "The file `groundloop export --format FORMAT` writes (qrels: its folder, zipped).",
+    "content": {"application/octet-stream": {}}}})
+def export_feedback(
+    caller: ExportCaller,
+    kind: Annotated[str, Query(alias="format", description=f"One of: {', '.join(export.FORMATS)}.")] = "jsonl",
+    since: Annotated[str | None, Query(description="Only answers given on or after this day (YYYY-MM-DD, UTC).")] = None,
+    status: Annotated[str | None, Query(
+        description="approved or all; by default approved for chat-jsonl and preference-jsonl, all for the rest.")] = None,
+) -> Response:
+    """Answers with their sources, feedback and reviews, as the CLI exports them; people who opted out are left out."""
+    if caller.user.role not in ("reviewer", "admin"):
+        raise HTTPException(403, "Exports are for reviewers and admins.")
+    try:
+        day = export.parse_since(since) if since else None
+        file = export.download(runtime.database(), kind=kind, since=day, status=status,
+                               system=prompts.load("answer_system"))
+    except GroundloopError as error:
+        raise refusal(error) from None
+    return Response(file.content, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})

@@ -5,7 +5,7 @@ Refusals, each with its exact ``detail``:
 
 - 401 "An API key is needed: send Authorization: Bearer <key>." (no key sent)
 - 401 "This API key is not valid." (not a key of this server) / "This API key was revoked."
-- 403 "This key lacks the '<scope>' scope."
+- 403 "This key lacks the '<scope>' scope."; for an export, also "Exports are for reviewers and admins."
 - 429 "Too many requests with this key: …" / "… for this account: …", with ``Retry-After``.
 """
 
@@ -17,13 +17,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import runtime
 from app.limits import LimitExceeded
-from app.questions import BadQuestion, QuestionTooLong
+from app.questions import QuestionTooLong
 from feedback import keys
 from feedback.db import DatabaseUnavailable
 from feedback.keys import InvalidKey
 from feedback.models import ApiKey, User
 from feedback.service import NotAllowed, NotFound
-from retrieval.errors import EmptyQuery, GroundloopError, IndexUnavailable
+from retrieval.errors import GroundloopError, IndexUnavailable
 
 NO_KEY = "An API key is needed: send Authorization: Bearer <key>."
 _bearer = HTTPBearer(auto_error=False, description="An API key from `groundloop keys create`.")
@@ -80,6 +80,4 @@ def refusal(error: GroundloopError) -> HTTPException:
         return HTTPException(503, str(error))
     if isinstance(error, QuestionTooLong):
         return HTTPException(413, str(error))
-    if isinstance(error, (BadQuestion, EmptyQuery)):
-        return HTTPException(422, str(error))
-    return HTTPException(400, str(error))
+    return HTTPException(422, str(error))  # what was sent cannot be used as it is: the message says why

@@ -93,20 +93,16 @@ class SignInLimit:
         except LimitExceeded as error:
             await _refuse(send, error)
             return
-        status = 0
-
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
 
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def count_refusals(message: Message) -> None:
+            """A refused sign-in is counted before its answer leaves, so the next attempt sees it."""
+            if message["type"] == "http.response.start" and message["status"] in (401, 403):
+                await run_in_threadpool(limits.sign_in_failed, address=address, name=name)
             await send(message)
 
-        await self.app(scope, replay, watch)
-        if status in (401, 403):
-            await run_in_threadpool(limits.sign_in_failed, address=address, name=name)
+        await self.app(scope, replay, count_refusals)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
