@@ -21,7 +21,7 @@ def indexed(settings: Settings, corpus: Path, embeddings) -> Settings:
 class LiveServer:
     url: str
     keys: dict[str, str]
-    """Keys by what they may do: ``all`` (every scope), ``ask`` (only asking)."""
+    """Keys by what they may do: ``all`` (every scope), ``ask`` or ``feedback`` (that scope only)."""
     data_dir: Path
 
 
@@ -50,13 +50,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Iterato
     settings = Settings(data_dir=root / "data", chroma_url=None)
     ingest(components.open_index(settings), [corpus], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
     db = components.database(settings)
-    service.add_user(db, identifier="tester", password="tester-password")
-    made = {scopes: keys.create_key(db, identifier="tester", scopes=scopes)[1] for scopes in ("ask,feedback,export", "ask")}
+    service.add_user(db, identifier="tester", role="admin", password="tester-password")
+    made = {scopes: keys.create_key(db, identifier="tester", scopes=scopes)[1]
+            for scopes in ("ask,feedback,export", "ask", "feedback")}
     db.dispose()
     server = Server("api", settings.data_dir, root, api_key_requests_per_minute="100000",
                     api_user_requests_per_minute="100000",
                     sign_in_failures_per_name=str(SIGN_IN_FAILURES_PER_NAME)).wait_ready()
     try:
-        yield LiveServer(server.url, {"all": made["ask,feedback,export"], "ask": made["ask"]}, settings.data_dir)
+        yield LiveServer(server.url, {"all": made.pop("ask,feedback,export"), **made}, settings.data_dir)
     finally:
         server.stop()
