@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from retrieval.beir import load_split
 from retrieval.errors import GroundloopError
@@ -334,7 +334,7 @@ def keys_list() -> None:
     if not found:
         out.print("No API keys yet: make one with [bold]groundloop keys create --user NAME[/].")
         return
-    table = Table("prefix", "user", "name", "scopes", "created", "last used", "revoked")
+    table = Table(Column("prefix", no_wrap=True), "user", "name", "scopes", "created", "last used", "revoked")
     for key, user in found:
         table.add_row(key.prefix, user, key.name, ",".join(key.scopes), _minute(key.created_at),
                       _minute(key.last_used_at), _minute(key.revoked_at))
