@@ -13,11 +13,12 @@ from functools import cache
 
 import chainlit as cl
 from chainlit.types import ThreadDict
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from app import components, runtime
+from app import answering, components, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape
+from app.rendering import render
 from feedback import service
 from feedback.datalayer import GroundloopDataLayer
 from feedback.db import Database, DatabaseUnavailable
@@ -104,7 +105,7 @@ async def answer(message: cl.Message) -> None:
         log.exception("answering failed")
         await cl.Message(content=FAILED).send()
         return
-    reply.content = _render(result)
+    reply.content = render(result)
     reply.elements = [_source(citation) for citation in result.citations]
     await reply.send()
     await cl.ElementSidebar.set_elements([])  # Chainlit 2.12 opens every source at once; [n] opens one
@@ -132,17 +133,8 @@ async def _remember(reply: cl.Message, result: ChainResult) -> None:
 
 def _record(*, thread_id: str, user_id: str, step_id: str, result: ChainResult) -> Answer:
     db = database()
-    try:
-        service.save_thread(db, thread_id=thread_id, user_id=user_id)  # Chainlit may not have written it yet
-    except IntegrityError:  # it did, just now (on PostgreSQL both inserts can start before either commits)
-        service.save_thread(db, thread_id=thread_id, user_id=user_id)
-    fields = result.to_dict()
-    return service.record_answer(
-        db, question=result.question, standalone_question=result.standalone_question, answer=result.answer,
-        answerer=result.answerer, verdict=result.verdict, reasons=result.reasons, timings_ms=result.timings_ms,
-        ranker_version=result.ranker_version, citations=fields["citations"], user_id=user_id, thread_id=thread_id,
-        step_id=step_id,
-    )
+    answering.start_thread(db, thread_id=thread_id, user_id=user_id)  # Chainlit may not have written it yet
+    return answering.record(db, result, user_id=user_id, thread_id=thread_id, step_id=step_id)
 
 
 def _actions(step_id: str, *, with_sources: bool) -> list[cl.Action]:
@@ -310,16 +302,6 @@ def _signed_in_id() -> str:
 
 async def _say(text: str) -> None:
     await cl.Message(content=escape(text)).send()
-
-
-def _render(result: ChainResult) -> str:
-    parts = ["✅ **Verified by a reviewer**"] if result.verified else []
-    if result.notice:
-        parts.append(f"ℹ️ *{escape(result.notice)}*")
-    parts.append(escape(result.answer))
-    if result.reasons:
-        parts.append("⚠️ **Flagged for review:** " + escape("; ".join(result.reasons)))
-    return "\n\n".join(parts)
 
 
 def _source(citation: Citation) -> cl.Text:

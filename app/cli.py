@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from retrieval.beir import load_split
 from retrieval.errors import GroundloopError
@@ -21,6 +21,7 @@ from retrieval.ingest import IngestReport, ingest
 from app import components
 from app.settings import Settings
 from feedback import export, registry, service
+from feedback import keys as api_keys
 from feedback.simulation import give_feedback
 from feedback.models import ROLES
 
@@ -231,11 +232,13 @@ def ask(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes; more than one needs a Chroma server (GROUNDLOOP_CHROMA_URL).")] = 1,
 ) -> None:
-    """Run the chat page and the HTTP routes."""
+    """Run the chat page, the review pages and the API."""
     from app.server import run
 
-    run(state.settings, host=host, port=port)
+    run(state.settings, host=host, port=port, workers=workers)
 
 
 users = typer.Typer(help="The people who may sign in to the chat, and their roles.", no_args_is_help=True)
@@ -317,6 +320,50 @@ def _read_password(path: Path) -> str:
         reason = getattr(error, "strerror", None) or error
         raise GroundloopError(f"Cannot read the password file {path}: {reason}.") from None
     return text.splitlines()[0] if text else ""
+
+
+keys = typer.Typer(help="API keys: what programs use to ask and give feedback on someone's behalf.",
+                   no_args_is_help=True)
+cli.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="Whose key: a name from `groundloop users list`.")],
+    scopes: Annotated[str, typer.Option(help=f"Comma-separated, of: {', '.join(api_keys.SCOPES)}.")] = "ask,feedback",
+    name: Annotated[str, typer.Option(help="What the key is for, shown in `groundloop keys list`.")] = "",
+) -> None:
+    """Make a key and print it, once: only its hash is kept, so it cannot be shown again."""
+    row, key = api_keys.create_key(components.database(state.settings), identifier=user,
+                                   scopes=scopes, name=name)
+    print(key)
+    err.print(f"Key {row.prefix} for {user} ({', '.join(row.scopes)}). Keep it now: it is not shown again.",
+              highlight=False, markup=False)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key with its user, scopes and when it was made, last used and revoked (never the key itself)."""
+    found = api_keys.list_keys(components.database(state.settings))
+    if not found:
+        out.print("No API keys yet: make one with [bold]groundloop keys create --user NAME[/].")
+        return
+    table = Table(Column("prefix", no_wrap=True), "user", "name", "scopes", "created", "last used", "revoked")
+    for key, user in found:
+        table.add_row(key.prefix, user, key.name, ",".join(key.scopes), _minute(key.created_at),
+                      _minute(key.last_used_at), _minute(key.revoked_at))
+    out.print(table)
+
+
+@keys.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix from `groundloop keys list`.")]) -> None:
+    """The key opens nothing from now on."""
+    row = api_keys.revoke_key(components.database(state.settings), prefix=prefix)
+    out.print(f"Key {row.prefix} is revoked (since {_minute(row.revoked_at)} UTC).", highlight=False, markup=False)
+
+
+def _minute(at) -> str:
+    return f"{at:%Y-%m-%d %H:%M}" if at else ""
 
 
 @cli.command()

@@ -10,10 +10,14 @@ class BadQuestion(GroundloopError):
     """A question that cannot be answered as typed; the message says how to fix it."""
 
 
+class QuestionTooLong(BadQuestion):
+    """Longer than the settings allow (the API answers 413)."""
+
+
 def clean_question(text: str, *, max_chars: int) -> str:
     """The question, normalised; or BadQuestion with a short reason."""
     if len(text) > max_chars:
-        raise BadQuestion(f"The question is too long ({len(text):,} characters; the limit is {max_chars:,}).")
+        raise QuestionTooLong(f"The question is too long ({len(text):,} characters; the limit is {max_chars:,}).")
     unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
     if unreadable and unreadable / len(text) > 0.05:
         raise BadQuestion("That does not look like a question: it contains binary data.")

@@ -22,7 +22,8 @@ from fastapi import Depends, FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
-from app import components, review, runtime  # noqa: E402
+from app import api, components, openai_api, review, runtime  # noqa: E402
+from app.limits import SignInLimit  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.service import NotAllowed, NotFound  # noqa: E402
@@ -67,6 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings),
                                      lambda query, k: runtime.chain().retriever.model_copy(update={"k": k}).invoke(query)))
+    app.include_router(api.router)
+    app.include_router(openai_api.router)
+    app.add_middleware(SignInLimit, limits=runtime.limits)
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()
@@ -134,5 +138,21 @@ def _errors_as_short_messages() -> None:
     chainlit_app.add_exception_handler(GroundloopError, short_message)
 
 
-def run(settings: Settings, *, host: str, port: int) -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+def from_environment() -> FastAPI:
+    """The app each of uvicorn's workers builds: they import this module afresh, so their settings
+    come from GROUNDLOOP_* variables and .env, as ``run`` left them."""
+    return create_app(Settings())
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    if not settings.chroma_url:
+        raise GroundloopError(
+            "Several workers cannot share a local Chroma folder (Chroma's PersistentClient is not process-safe): "
+            f"start a Chroma server, e.g. chroma run --path {settings.chroma_path}, and set GROUNDLOOP_CHROMA_URL."
+        )
+    os.environ["GROUNDLOOP_DATA_DIR"] = str(settings.data_dir.resolve())  # --data-dir reaches the workers
+    uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         default=0.9, description="A question this similar to a reviewer-verified one gets the verified answer."
     )
 
+    api_key_requests_per_minute: int = Field(default=60, ge=1, description="API requests one key may make in a minute.")
+    api_user_requests_per_minute: int = Field(
+        default=120, ge=1, description="API requests one person may make in a minute, over all their keys."
+    )
+    sign_in_failures_per_minute: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one client address in a minute; then 429 until it passes."
+    )
+    sign_in_failures_per_name: int = Field(
+        default=5, ge=1, description="Failed sign-ins under one user name in a minute, from anywhere."
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="Where the limits are counted: a redis:// URI, shared by every worker and server. "
+        "When unset, in each process's memory (with several workers, each counts on its own).",
+    )
+
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
 

@@ -205,3 +205,19 @@ class ModelVersion(SQLModel, table=True):
     counts: dict = _json(dict)
     created_at: datetime = _when()
     activated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class ApiKey(SQLModel, table=True):
+    """A key a program uses for the API on someone's behalf. Only a hash of the secret is kept;
+    ``prefix`` is the public part of the key, shown in listings and used to find it."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=200)
+    prefix: str = Field(unique=True, index=True, max_length=20)
+    secret_hash: str = Field(max_length=64)
+    scopes: list[str] = _json(list)
+    created_at: datetime = _when()
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

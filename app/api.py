@@ -1,0 +1,217 @@
+"""The REST API under /api/v1: ask, give feedback on an answer, export the feedback, see the ranker.
+
+Every route needs an API key (``Authorization: Bearer <key>``); asking, feedback and exports each
+need their scope. Answers are recorded as the chat's are, and feedback goes through the same
+writers, so the review queue, exports and retraining see API traffic like any other.
+Answer and source texts are returned as plain text: escape them before showing them as HTML or Markdown.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from app import answering, prompts, runtime
+from app.deps import ApiKeyDep, refusal, scoped
+from app.questions import clean_question
+from feedback import export, service
+from feedback.db import Database
+from feedback.models import Answer
+from retrieval.errors import GroundloopError
+
+MAX_TEXT = 10_000
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="Up to max_question_chars characters (4,000 unless configured).")
+    thread_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Your id for a conversation: follow-ups are read against its earlier questions.",
+    )
+
+
+class Source(BaseModel):
+    n: int = Field(description="The number the answer cites it by: [n].")
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    score: float
+    cited: bool
+
+    @classmethod
+    def of(cls, citation) -> "Source":
+        return cls(**{name: getattr(citation, name) for name in cls.model_fields})
+
+
+class AskResponse(BaseModel):
+    answer_id: str = Field(description="Give feedback on the answer with this id.")
+    thread_id: str | None
+    question: str
+    standalone_question: str = Field(description="The question as understood, follow-ups rewritten in full.")
+    answer: str
+    citations: list[Source]
+    verdict: str = Field(description="ok, or flagged when the grounding check doubts the answer (see reasons).")
+    reasons: list[str]
+    notice: str | None
+    verified: bool = Field(description="The answer is a reviewer's approved answer to a question like this one.")
+    answerer: str
+    ranker_version: str
+    timings_ms: dict[str, float]
+
+
+class SourceMark(BaseModel):
+    n: int = Field(ge=1, le=1000, description="The source's number, [n], in the answer.")
+    relevant: bool
+
+
+class Correction(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="What the answer should have said.")
+    sources: list[int] = Field(default=[], max_length=50, description="Numbers of the sources that support it.")
+
+
+class FeedbackRequest(BaseModel):
+    thumb: Literal["up", "down"] | None = None
+    comment: str | None = Field(default=None, max_length=MAX_TEXT)
+    sources: list[SourceMark] = Field(default=[], max_length=50, description="Marks on the sources shown.")
+    correction: Correction | None = None
+
+
+class Saved(BaseModel):
+    kind: str
+    id: str
+
+
+class FeedbackResponse(BaseModel):
+    answer_id: str
+    saved: list[Saved]
+
+
+class RankerVersion(BaseModel):
+    version: str
+    status: str
+    metrics: dict
+    counts: dict
+    created_at: datetime
+    activated_at: datetime | None
+
+
+class ModelsResponse(BaseModel):
+    active: str = Field(description="The version serving now; 'fusion' before any learned ranker is active.")
+    metrics: dict = Field(description="The active version's held-out metrics.")
+    versions: list[RankerVersion]
+
+
+AskCaller, FeedbackCaller, ExportCaller = scoped("ask"), scoped("feedback"), scoped("export")
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+@router.post("/ask", response_model=AskResponse)
+async def ask(body: AskRequest, caller: AskCaller) -> AskResponse:
+    """Answer a question from the indexed documents, with numbered citations and the check's verdict."""
+    settings = runtime.settings()
+    try:
+        clean_question(body.question, max_chars=settings.max_question_chars)
+        *_, recorded = await run_in_threadpool(lambda: list(answering.answer(
+            runtime.database(), runtime.chain(), body.question, user_id=caller.user.id, thread_id=body.thread_id)))
+    except GroundloopError as error:
+        raise refusal(error) from None
+    result = recorded.result
+    return AskResponse(
+        answer_id=recorded.answer_id, thread_id=recorded.thread_id, question=result.question,
+        standalone_question=result.standalone_question, answer=result.answer,
+        citations=[Source.of(c) for c in result.citations],
+        verdict=result.verdict, reasons=result.reasons, notice=result.notice, verified=result.verified,
+        answerer=result.answerer, ranker_version=result.ranker_version, timings_ms=result.timings_ms,
+    )
+
+
+@router.post("/answers/{answer_id}/feedback", response_model=FeedbackResponse)
+async def feedback(answer_id: str, body: FeedbackRequest, caller: FeedbackCaller) -> FeedbackResponse:
+    """Rate an answer given to you, mark its sources, or correct it; each part is saved as the chat saves it."""
+    if body.thumb is None and body.comment is None and not body.sources and body.correction is None:
+        raise HTTPException(422, "Send a thumb, a comment, source marks or a correction.")
+    if body.correction is not None and not body.correction.text.strip():
+        raise HTTPException(422, "The correction is empty.")
+    try:
+        saved = await run_in_threadpool(_save_feedback, runtime.database(), answer_id, caller.user.id, body)
+    except GroundloopError as error:
+        raise refusal(error) from None
+    return FeedbackResponse(answer_id=answer_id, saved=saved)
+
+
+def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackRequest) -> list[Saved]:
+    """Everything is checked before anything is written, so a request is saved whole or not at all
+    (each part is still its own transaction, as in the chat)."""
+    shown = _shown_sources(db, answer_id, user_id)
+    named = [m.n for m in body.sources] + (body.correction.sources if body.correction else [])
+    missing = sorted({n for n in named if n not in shown})
+    if missing:
+        raise service.NotFound(f"The answer has no source {', '.join(f'[{n}]' for n in missing)}.")
+    comment = body.comment.strip() if body.comment else None
+    saved = []
+    if body.thumb is not None:
+        row = service.record_thumb(db, answer_id=answer_id, user_id=user_id, up=body.thumb == "up", comment=comment)
+        saved.append(Saved(kind="thumb", id=row.id))
+    elif comment:
+        saved.append(Saved(kind="comment", id=service.record_comment(
+            db, answer_id=answer_id, user_id=user_id, text=comment).id))
+    for mark in body.sources:
+        row = service.record_source_mark(db, answer_id=answer_id, user_id=user_id, rank=mark.n, relevant=mark.relevant)
+        saved.append(Saved(kind="source_mark", id=row.id))
+    if body.correction is not None:
+        row = service.record_correction(db, answer_id=answer_id, user_id=user_id, text=body.correction.text,
+                                        ranks=body.correction.sources)
+        saved.append(Saved(kind="correction", id=row.id))
+    return saved
+
+
+def _shown_sources(db: Database, answer_id: str, user_id: str) -> set[int]:
+    """The numbers of the sources shown with the answer; 404 or 403 as the writers would say."""
+    with db.read() as session:
+        answer = session.get(Answer, answer_id)
+    if answer is None:
+        raise service.NotFound("No such answer.")
+    if answer.user_id is not None and answer.user_id != user_id:
+        raise service.NotAllowed("That answer was given to someone else.")
+    return {c.rank for c in service.citations_of(db, answer_id=answer_id)}
+
+
+@router.get("/models", response_model=ModelsResponse)
+def models(_: ApiKeyDep) -> ModelsResponse:
+    """The ranker serving answers now, with its held-out metrics, and every version learned so far."""
+    try:
+        rows = service.model_versions(runtime.database())
+    except GroundloopError as error:
+        raise refusal(error) from None
+    active = next((row for row in rows if row.status == "active"), None)
+    return ModelsResponse(
+        active=active.version if active else "fusion", metrics=active.metrics if active else {},
+        versions=[RankerVersion(**row.model_dump(include=set(RankerVersion.model_fields))) for row in rows],
+    )
+
+
+@router.get("/export", response_class=Response, responses={200: {
+    "description": "The file `groundloop export --format FORMAT` writes (qrels: its folder, zipped).",
+    "content": {"application/octet-stream": {}}}})
+def export_feedback(
+    caller: ExportCaller,
+    kind: Annotated[str, Query(alias="format", description=f"One of: {', '.join(export.FORMATS)}.")] = "jsonl",
+    since: Annotated[str | None, Query(description="Only answers given on or after this day (YYYY-MM-DD, UTC).")] = None,
+    status: Annotated[str | None, Query(
+        description="approved or all; by default approved for chat-jsonl and preference-jsonl, all for the rest.")] = None,
+) -> Response:
+    """Answers with their sources, feedback and reviews, as the CLI exports them; people who opted out are left out."""
+    if caller.user.role not in ("reviewer", "admin"):
+        raise HTTPException(403, "Exports are for reviewers and admins.")
+    try:
+        day = export.parse_since(since) if since else None
+        file = export.download(runtime.database(), kind=kind, since=day, status=status,
+                               system=prompts.load("answer_system"))
+    except GroundloopError as error:
+        raise refusal(error) from None
+    return Response(file.content, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
