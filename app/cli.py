@@ -231,8 +231,11 @@ def ask(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    public: Annotated[bool, typer.Option(
+        "--public", help="Confirm a non-loopback --host: other machines may connect (needed in production).")] = False,
 ) -> None:
     """Run the chat page and the HTTP routes."""
+    state.settings.refuse_unsafe_start(host=host, public=public)
     from app.server import run
 
     run(state.settings, host=host, port=port)

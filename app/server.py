@@ -7,7 +7,8 @@ import re
 import secrets
 import shutil
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,10 +20,11 @@ os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
 import uvicorn  # noqa: E402
 from chainlit.utils import mount_chainlit  # noqa: E402
 from fastapi import Depends, FastAPI, Request  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
-from app import components, review, runtime  # noqa: E402
+from app import components, dashboard, health, metrics, review, runtime, webhooks  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.service import NotAllowed, NotFound  # noqa: E402
@@ -32,14 +34,21 @@ _REMOTE_LINK = re.compile(rb'<link[^>]+href="https://[^"]*"[^>]*>\s*')
 
 
 def create_app(settings: Settings) -> FastAPI:
+    settings.refuse_unsafe_start()
     runtime.configure(settings)
     os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)  # Chainlit signs sign-in tokens with it
+    db = cache(lambda: components.database(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await asyncio.to_thread(_migrate, settings)  # a database that cannot be opened stops the start
         await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
+        sending = asyncio.create_task(webhooks.run_forever(settings, db)) if settings.webhook_urls else None
         yield
+        if sending:
+            sending.cancel()
+            with suppress(asyncio.CancelledError):
+                await sending
         _remove_session_files()
 
     app = FastAPI(title="groundloop", lifespan=lifespan)
@@ -65,7 +74,14 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return Response(body, status_code=response.status_code, headers=headers)
 
+    app.include_router(dashboard.router(db, lambda: auth_secret(settings)))
     app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings)))
+    app.include_router(metrics.router(db, settings.metrics_dir))
+    app.include_router(health.router(db, runtime.chain))
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()
