@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback import service, stats, webhooks
@@ -89,7 +90,7 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("groundloop_database_up", "1 when the feedback database answered this scrape.")
         try:
             families = list(self._families(self.db()))
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, SQLAlchemyError):  # opening it (and migrating) may fail too
             up.add_metric([], 0)
             yield up
             return

@@ -7,7 +7,7 @@ import re
 import secrets
 import shutil
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 
@@ -43,12 +43,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI):
         await asyncio.to_thread(_migrate, settings)  # a database that cannot be opened stops the start
         await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
-        sending = asyncio.create_task(webhooks.run_forever(settings, db)) if settings.webhook_urls else None
+        stop = asyncio.Event()
+        sending = asyncio.create_task(webhooks.run_until(stop, settings, db)) if settings.webhook_urls else None
         yield
+        stop.set()
         if sending:
-            sending.cancel()
-            with suppress(asyncio.CancelledError):
-                await sending
+            await sending
         _remove_session_files()
 
     app = FastAPI(title="groundloop", lifespan=lifespan)

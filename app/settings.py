@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrieval.errors import GroundloopError
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=2.0, gt=0, description="How often the server looks for events to send.")
 
     metrics_dir: Path | None = Field(
-        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "GROUNDLOOP_METRICS_DIR"),
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
         description="Set by `serve` when several workers run: where they share request and latency metrics.",
     )
 

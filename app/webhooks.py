@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 
 import httpx
 
@@ -33,14 +34,15 @@ class Sender:
         self.settings = settings
         self.db = db
 
-    async def deliver_due(self, client: httpx.AsyncClient) -> int:
-        """Posts every delivery that is due now; how many arrived."""
+    async def deliver_due(self, client: httpx.AsyncClient, stop: asyncio.Event | None = None) -> int:
+        """Posts the deliveries that are due, a batch at a time until none is (or ``stop`` is set);
+        how many arrived."""
         settings, db = self.settings, self.db()
         await asyncio.to_thread(webhooks.enqueue, db, targets=settings.webhook_urls, actions=settings.webhook_events)
         delivered = 0
-        while claimed := await asyncio.to_thread(
-            webhooks.claim, db, limit=BATCH, lease_seconds=settings.webhook_timeout * 2 + 30
-        ):
+        while not (stop and stop.is_set()) and (claimed := await asyncio.to_thread(
+            webhooks.claim, db, limit=BATCH, lease_seconds=settings.webhook_timeout * 4 + 30
+        )):
             results = await asyncio.gather(*(self._post(client, item) for item in claimed))
             for item, error in zip(claimed, results, strict=True):
                 if error is None:
@@ -73,19 +75,21 @@ class Sender:
         return None if response.is_success else f"HTTP {response.status_code}"
 
 
-def client(settings: Settings) -> httpx.AsyncClient:
+def webhook_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
 
 
-async def run_forever(settings: Settings, db: Callable[[], Database]) -> None:
-    """The server's background loop: a pass every ``webhook_poll_seconds`` until cancelled."""
+async def run_until(stop: asyncio.Event, settings: Settings, db: Callable[[], Database]) -> None:
+    """The server's background loop: a pass every ``webhook_poll_seconds`` until ``stop`` is set.
+    A pass under way when it is set ends first, so no delivery is left claimed but unsent."""
     sender = Sender(settings, db)
-    async with client(settings) as http:
-        while True:
+    async with webhook_client(settings) as http:
+        while not stop.is_set():
             try:
-                await sender.deliver_due(http)
+                await sender.deliver_due(http, stop)
             except DatabaseUnavailable:
                 log.warning("webhooks: the database cannot be reached; trying again later")
             except Exception:  # the loop outlives any one bad pass; what is undelivered stays due
                 log.exception("webhooks: a delivery pass failed; trying again later")
-            await asyncio.sleep(settings.webhook_poll_seconds)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.webhook_poll_seconds)

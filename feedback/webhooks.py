@@ -50,10 +50,11 @@ def enqueue(db: Database, *, targets: Iterable[str], actions: Iterable[str] = FE
                 WebhookDelivery.event_id == Event.id, WebhookDelivery.target == target).exists()
             when = literal(at, UTCDateTime)
             new = sa_select(Event.id, literal(target), literal("pending"), literal(0), when, when).where(
-                Event.id > (settled or 0), Event.action.in_(actions), ~queued)
+                Event.id > (settled or 0), Event.action.in_(actions), ~queued).order_by(Event.id)
             columns = ["event_id", "target", "status", "attempts", "next_attempt_at", "created_at"]
-            statement = dialect.insert(WebhookDelivery).from_select(columns, new).on_conflict_do_nothing()
-            added += session.execute(statement).rowcount
+            statement = (dialect.insert(WebhookDelivery).from_select(columns, new).on_conflict_do_nothing()
+                         .returning(WebhookDelivery.id))
+            added += len(session.execute(statement).all())
     return added
 
 
@@ -99,6 +100,15 @@ def mark_failed(
             status="pending" if retry_at else "failed", last_error=error[:500],
             **({"next_attempt_at": retry_at} if retry_at else {})))
     return retry_at
+
+
+def requeue_failed(db: Database) -> int:
+    """Deliveries given up on are due again from the first attempt (once the target is fixed); how many."""
+    with db.write() as session:
+        return len(session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=now()).returning(WebhookDelivery.id)
+        ).all())
 
 
 def deliveries(db: Database) -> list[WebhookDelivery]:
