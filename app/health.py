@@ -12,18 +12,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.chain import Chain
 from feedback.db import Database
+from retrieval.embeddings import MiniLMEmbeddings
+from retrieval.index import HybridIndex
 
 log = logging.getLogger(__name__)
 
 
-def router(db: Callable[[], Database], chain: Callable[[], Chain]) -> APIRouter:
+def router(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings) -> APIRouter:
+    """Each part is checked on its own, so that one down does not hide the state of the others."""
     routes = APIRouter(include_in_schema=False)
 
     @routes.get("/readyz")
     async def readyz() -> JSONResponse:
-        parts = await run_in_threadpool(readiness, db, chain)
+        parts = await run_in_threadpool(readiness, db, index, embeddings)
         ready = all(state == "ok" for state in parts.values())
         return JSONResponse({"status": "ready" if ready else "not ready", "parts": parts},
                             status_code=200 if ready else 503)
@@ -31,18 +33,18 @@ def router(db: Callable[[], Database], chain: Callable[[], Chain]) -> APIRouter:
     return routes
 
 
-def readiness(db: Callable[[], Database], chain: Callable[[], Chain]) -> dict[str, str]:
+def readiness(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings) -> dict[str, str]:
     def database() -> None:
         with db().read() as session:
             session.execute(text("SELECT 1"))
 
     def chroma() -> None:
-        index = chain().retriever.index
-        index.client.heartbeat()
-        index.count()
+        opened = index()
+        opened.client.heartbeat()
+        opened.count()
 
     def model() -> None:
-        chain().retriever.index.embeddings.encode(["ready?"], threads=1)
+        embeddings.encode(["ready?"], threads=1)
 
     checks = {"database": (database, "cannot be reached"), "chroma": (chroma, "cannot be reached"),
               "model": (model, "cannot embed")}

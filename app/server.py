@@ -77,7 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard.router(db, lambda: auth_secret(settings)))
     app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings)))
     app.include_router(metrics.router(db, settings.metrics_dir))
-    app.include_router(health.router(db, runtime.chain))
+    index = cache(lambda: components.open_index(settings))
+    app.include_router(health.router(db, index, components.embeddings(settings)))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
