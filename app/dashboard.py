@@ -76,8 +76,8 @@ def _feedback_plot(daily: list[stats.Day]) -> str:
         axes.bar(days, counts, bottom=bottom, label=label)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     axes.set_ylabel("feedback given")
-    axes.legend(fontsize="small", ncols=3)
-    _date_axis(figure, axes)
+    figure.legend(loc="outside right upper", fontsize="small")
+    _date_axis(axes)
     return _svg(figure)
 
 
@@ -90,8 +90,8 @@ def _shares_plot(daily: list[stats.Day]) -> str:
         axes.plot(days, [100 * v if v is not None else float("nan") for v in values], marker="o", label=label)
     axes.set_ylim(0, 100)
     axes.set_ylabel("%")
-    axes.legend(fontsize="small")
-    _date_axis(figure, axes)
+    figure.legend(loc="outside right upper", fontsize="small")
+    _date_axis(axes)
     return _svg(figure)
 
 
@@ -107,19 +107,17 @@ def _ranker_plot(rankers: list[stats.RankerVersion]) -> str:
         axes.text(0.5, 0.5, "No ranker trained yet", ha="center", va="center", transform=axes.transAxes)
     axes.set_ylim(0, 1)
     axes.set_ylabel("nDCG@10")
-    figure.tight_layout()
     return _svg(figure)
 
 
 def _figure() -> tuple[Figure, object]:
-    figure = Figure(figsize=(8, 3.2))
+    figure = Figure(figsize=(9, 3.2), layout="constrained")
     return figure, figure.add_subplot()
 
 
-def _date_axis(figure: Figure, axes) -> None:
+def _date_axis(axes) -> None:
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
-    figure.autofmt_xdate()
-    figure.tight_layout()
+    axes.tick_params(axis="x", labelrotation=30)
 
 
 def _svg(figure: Figure) -> str:
