@@ -7,6 +7,7 @@ the same figures in a table. Reviewers and admins only, with the review pages' s
 import base64
 import io
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -68,30 +69,35 @@ def _figures(db: Database, days: int) -> dict:
 
 
 def _feedback_plot(daily: list[stats.Day]) -> str:
-    figure, axes = _figure()
-    days = [d.day for d in daily]
-    bottom = [0] * len(daily)
-    for kind, label in KIND_LABELS.items():
-        counts = [d.feedback[kind] for d in daily]
-        axes.bar(days, counts, bottom=bottom, label=label)
-        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    axes.set_ylabel("feedback given")
-    figure.legend(loc="outside right upper", fontsize="small")
-    _date_axis(axes)
-    return _svg(figure)
+    def draw(axes, days: list[date]) -> None:
+        bottom = [0] * len(daily)
+        for kind, label in KIND_LABELS.items():
+            counts = [d.feedback[kind] for d in daily]
+            axes.bar(days, counts, bottom=bottom, label=label)
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+
+    return _per_day(daily, "feedback given", draw)
 
 
 def _shares_plot(daily: list[stats.Day]) -> str:
+    def draw(axes, days: list[date]) -> None:
+        for share, label in ((lambda d: d.thumbs_up_share, "thumbs up (of thumbs)"),
+                             (lambda d: d.flagged_share, "answers flagged (of answers)")):
+            values = [share(d) for d in daily]
+            axes.plot(days, [100 * v if v is not None else float("nan") for v in values], marker="o", label=label)
+        axes.set_ylim(0, 100)
+
+    return _per_day(daily, "%", draw)
+
+
+def _per_day(daily: list[stats.Day], ylabel: str, draw: Callable[[object, list[date]], None]) -> str:
+    """A plot over the days shown, its legend beside it."""
     figure, axes = _figure()
-    days = [d.day for d in daily]
-    for share, label in ((lambda d: d.thumbs_up_share, "thumbs up (of thumbs)"),
-                         (lambda d: d.flagged_share, "answers flagged (of answers)")):
-        values = [share(d) for d in daily]
-        axes.plot(days, [100 * v if v is not None else float("nan") for v in values], marker="o", label=label)
-    axes.set_ylim(0, 100)
-    axes.set_ylabel("%")
+    draw(axes, [d.day for d in daily])
+    axes.set_ylabel(ylabel)
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.tick_params(axis="x", labelrotation=30)
     figure.legend(loc="outside right upper", fontsize="small")
-    _date_axis(axes)
     return _svg(figure)
 
 
@@ -113,11 +119,6 @@ def _ranker_plot(rankers: list[stats.RankerVersion]) -> str:
 def _figure() -> tuple[Figure, object]:
     figure = Figure(figsize=(9, 3.2), layout="constrained")
     return figure, figure.add_subplot()
-
-
-def _date_axis(axes) -> None:
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
-    axes.tick_params(axis="x", labelrotation=30)
 
 
 def _svg(figure: Figure) -> str:

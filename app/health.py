@@ -33,7 +33,9 @@ def router(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddi
     return routes
 
 
-def readiness(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings) -> dict[str, str]:
+def readiness(
+    db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings
+) -> dict[str, str]:
     def database() -> None:
         with db().read() as session:
             session.execute(text("SELECT 1"))

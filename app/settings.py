@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feedback.webhooks import FEEDBACK_ACTIONS
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32
@@ -24,7 +25,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GROUNDLOOP_", env_file=".env", extra="ignore")
 
     env: Literal["development", "production"] = Field(
-        default="development", description="production refuses to start with a default secret, CORS *, or a public bind without --public."
+        default="development",
+        description="production refuses to start with a default secret, CORS *, or a public bind without --public.",
     )
     cors_origins: Urls = Field(default=[], description="Origins other sites' pages may call us from; none when empty.")
     data_dir: Path = Path("data")
@@ -71,23 +73,23 @@ class Settings(BaseSettings):
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
 
-    webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to every one of these.")
+    webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")
     webhook_secret: SecretStr | None = Field(
-        default=None, description="Signs each webhook body (HMAC-SHA256, X-Groundloop-Signature); needed with webhook_urls."
+        default=None, description="Signs each webhook body (HMAC-SHA256); needed with webhook_urls."
     )
     webhook_events: Urls = Field(
-        default=["thumb", "thumb_deleted", "comment", "source_mark", "correction", "review"],
-        description="Event actions sent to the webhooks.",
+        default_factory=lambda: list(FEEDBACK_ACTIONS), description="Event actions sent to the webhooks."
     )
     webhook_timeout: float = Field(default=5.0, gt=0, description="Seconds a target has to answer one delivery.")
     webhook_max_attempts: int = Field(default=12, ge=1, description="Attempts before a delivery is given up as failed.")
-    webhook_backoff_seconds: float = Field(default=5.0, gt=0, description="Wait before the first retry; doubled each time.")
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0, description="Wait before the first retry; then doubled.")
     webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0, description="The longest wait between retries.")
     webhook_poll_seconds: float = Field(default=2.0, gt=0, description="How often the server looks for events to send.")
 
     metrics_dir: Path | None = Field(
         default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
-        description="Set by `serve` when several workers run: where they share request and latency metrics.",
+        description="Where several workers share request and latency metrics (prometheus_client's own variable, "
+        "so it must be set for them before they start).",
     )
 
     @field_validator("cors_origins", "webhook_urls", "webhook_events", mode="before")

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, literal, update
+from sqlalchemy import Select
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from feedback.db import Database
 from feedback.models import Event, UTCDateTime, WebhookDelivery, now
@@ -39,33 +40,45 @@ class Claimed:
 def enqueue(db: Database, *, targets: Iterable[str], actions: Iterable[str] = FEEDBACK_ACTIONS) -> int:
     """Delivery rows for every event of ``actions`` not yet queued for each target; how many were added.
 
-    Safe to run from several workers at once: a row that another worker added is skipped."""
-    actions, added, at = list(actions), 0, now()
-    dialect = sqlite if db.is_sqlite else postgresql
+    Safe to run from several workers at once: a row that another worker added is skipped. A read
+    comes first, so a pass with nothing new takes no write lock."""
+    actions, at = list(actions), now()
+    with db.read() as session:
+        news = {target: new for target in targets
+                if session.execute((new := _new_events(session, target, actions, at)).limit(1)).first()}
+    if not news:
+        return 0
+    dialect, when, added = (sqlite if db.is_sqlite else postgresql), literal(at, UTCDateTime), 0
+    columns = ["event_id", "target", "status", "attempts", "next_attempt_at", "created_at"]
     with db.write() as session:
-        for target in targets:
-            settled = session.exec(select(func.max(WebhookDelivery.event_id)).where(
-                WebhookDelivery.target == target, WebhookDelivery.created_at < at - SETTLED)).one()
-            queued = select(WebhookDelivery.id).where(
-                WebhookDelivery.event_id == Event.id, WebhookDelivery.target == target).exists()
-            when = literal(at, UTCDateTime)
-            new = sa_select(Event.id, literal(target), literal("pending"), literal(0), when, when).where(
-                Event.id > (settled or 0), Event.action.in_(actions), ~queued).order_by(Event.id)
-            columns = ["event_id", "target", "status", "attempts", "next_attempt_at", "created_at"]
-            statement = (dialect.insert(WebhookDelivery).from_select(columns, new).on_conflict_do_nothing()
+        for target, new in news.items():
+            rows = new.with_only_columns(Event.id, literal(target), literal("pending"), literal(0), when, when)
+            statement = (dialect.insert(WebhookDelivery).from_select(columns, rows).on_conflict_do_nothing()
                          .returning(WebhookDelivery.id))
             added += len(session.execute(statement).all())
     return added
 
 
+def _new_events(session: Session, target: str, actions: list[str], at: datetime) -> Select:
+    """The events of ``actions`` with no delivery row for ``target``, looked for only above the ids
+    that were queued long enough ago (``SETTLED``) that none below them can still be committing."""
+    settled = session.exec(select(func.max(WebhookDelivery.event_id)).where(
+        WebhookDelivery.target == target, WebhookDelivery.created_at < at - SETTLED)).one()
+    queued = select(WebhookDelivery.id).where(
+        WebhookDelivery.event_id == Event.id, WebhookDelivery.target == target).exists()
+    return sa_select(Event.id).where(Event.id > (settled or 0), Event.action.in_(actions), ~queued).order_by(Event.id)
+
+
 def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Up to ``limit`` due deliveries, oldest first, now this caller's for ``lease_seconds``."""
+    """Up to ``limit`` due deliveries, oldest first, now this caller's for ``lease_seconds``.
+    The UPDATE repeats the read's condition: a row another worker took in between is left out."""
     at = now()
     due = (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= at)
-    with db.write() as session:
+    with db.read() as session:
         ids = session.exec(select(WebhookDelivery.id).where(*due).order_by(WebhookDelivery.id).limit(limit)).all()
-        if not ids:
-            return []
+    if not ids:
+        return []
+    with db.write() as session:
         taken = session.execute(
             update(WebhookDelivery).where(WebhookDelivery.id.in_(ids), *due)
             .values(next_attempt_at=at + timedelta(seconds=lease_seconds), attempts=WebhookDelivery.attempts + 1)
