@@ -14,6 +14,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 from langchain_core.retrievers import BaseRetriever
 
+from app import metrics
 from app.answerers import Answerer, ExtractiveAnswerer
 from app.condense import Condenser
 from app.grounding import CITATION, GroundingCheck
@@ -105,6 +106,7 @@ class Chain:
             nonlocal clock
             now = time.perf_counter()
             timings[stage] = round((now - clock) * 1000, 2)
+            metrics.observe_stage(stage, timings[stage])
             clock = now
 
         question = clean_question(question, max_chars=self.max_question_chars)

@@ -1,5 +1,6 @@
 """The ``groundloop`` command: ingest, search and evaluate from the shell."""
 
+import asyncio
 import hashlib
 import json
 import re
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
@@ -20,7 +23,8 @@ from retrieval.ingest import IngestReport, ingest
 
 from app import components
 from app.settings import Settings
-from feedback import export, registry, service
+from app.webhooks import Sender, webhook_client
+from feedback import export, registry, service, webhooks
 from feedback import keys as api_keys
 from feedback.simulation import give_feedback
 from feedback.models import ROLES
@@ -234,8 +238,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(
         min=1, help="Server processes; more than one needs a Chroma server (GROUNDLOOP_CHROMA_URL).")] = 1,
+    public: Annotated[bool, typer.Option(
+        "--public", help="Confirm a non-loopback --host: other machines may connect (needed in production).")] = False,
 ) -> None:
     """Run the chat page, the review pages and the API."""
+    state.settings.refuse_unsafe_start(host=host, public=public)
     from app.server import run
 
     run(state.settings, host=host, port=port, workers=workers)
@@ -435,6 +442,37 @@ def models_rollback() -> None:
     out.print(f"{previous.version} is active." if previous else "No learned ranker is active: fusion serves.")
 
 
+hooks = typer.Typer(help="Feedback and review events sent to the webhook targets in the settings.",
+                    no_args_is_help=True)
+cli.add_typer(hooks, name="webhooks")
+
+
+@hooks.command("deliver")
+def webhooks_deliver() -> None:
+    """Send what is due now (a running server does this by itself) and count the deliveries by status."""
+    settings = state.settings
+    settings.refuse_unsafe_start()
+    if not settings.webhook_urls:
+        raise GroundloopError("No webhook targets: set GROUNDLOOP_WEBHOOK_URLS.")
+    db = components.database(settings)
+
+    async def deliver() -> int:
+        async with webhook_client(settings) as http:
+            return await Sender(settings, lambda: db).deliver_due(http)
+
+    delivered = asyncio.run(deliver())
+    counts = webhooks.counts_by_status(db)
+    out.print(f"{delivered} delivered now; in all {counts.get('delivered', 0)} delivered, "
+              f"{counts.get('pending', 0)} pending, {counts.get('failed', 0)} failed.", highlight=False)
+
+
+@hooks.command("retry-failed")
+def webhooks_retry_failed() -> None:
+    """Try again the deliveries given up on after their last attempt (say, once the target is fixed)."""
+    n = webhooks.requeue_failed(components.database(state.settings))
+    out.print(f"{n} failed deliveries will be tried again.", highlight=False)
+
+
 @cli.command("export")
 def export_command(
     kind: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(export.FORMATS)}.")] = "jsonl",
@@ -521,4 +559,10 @@ def main() -> None:
         cli()
     except GroundloopError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
+        raise SystemExit(1) from None
+    except ValidationError as error:  # a setting with a value it cannot take
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        setting = name if name.isupper() else f"GROUNDLOOP_{name.upper()}"
+        err.print(f"[red]error:[/] {escape(setting)}: {escape(first['msg'])}.", highlight=False)
         raise SystemExit(1) from None

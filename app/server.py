@@ -8,6 +8,7 @@ import secrets
 import shutil
 import time
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,10 +20,11 @@ os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
 import uvicorn  # noqa: E402
 from chainlit.utils import mount_chainlit  # noqa: E402
 from fastapi import Depends, FastAPI, Request  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
-from app import api, components, openai_api, review, runtime  # noqa: E402
+from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
 from app.limits import SignInLimit  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
@@ -33,14 +35,21 @@ _REMOTE_LINK = re.compile(rb'<link[^>]+href="https://[^"]*"[^>]*>\s*')
 
 
 def create_app(settings: Settings) -> FastAPI:
+    settings.refuse_unsafe_start()
     runtime.configure(settings)
     os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)  # Chainlit signs sign-in tokens with it
+    db = cache(lambda: components.database(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await asyncio.to_thread(_migrate, settings)  # a database that cannot be opened stops the start
         await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
+        stop = asyncio.Event()
+        sending = asyncio.create_task(webhooks.run_until(stop, settings, db)) if settings.webhook_urls else None
         yield
+        stop.set()
+        if sending:
+            await sending
         _remove_session_files()
 
     app = FastAPI(title="groundloop", lifespan=lifespan)
@@ -66,11 +75,19 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return Response(body, status_code=response.status_code, headers=headers)
 
+    app.include_router(dashboard.router(db, lambda: auth_secret(settings)))
     app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings),
                                      lambda query, k: runtime.chain().retriever.model_copy(update={"k": k}).invoke(query)))
     app.include_router(api.router)
     app.include_router(openai_api.router)
     app.add_middleware(SignInLimit, limits=runtime.limits)
+    app.include_router(metrics.router(db, settings.metrics_dir))
+    index = cache(lambda: components.open_index(settings))
+    app.include_router(health.router(db, index, components.embeddings(settings)))
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()

@@ -1,10 +1,22 @@
 """The one place configuration is read: ``GROUNDLOOP_*`` variables and ``.env``."""
 
+import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from feedback.webhooks import FEEDBACK_ACTIONS
+from retrieval.errors import GroundloopError
+
+MIN_SECRET_CHARS = 32
+KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "changethis", "secret", "default", "groundloop", "password",
+                         "test", "dev", "development"}
+Urls = Annotated[list[str], NoDecode]
+"""A comma-separated list (or a JSON list) in the environment."""
 
 
 class Settings(BaseSettings):
@@ -12,6 +24,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GROUNDLOOP_", env_file=".env", extra="ignore")
 
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with a default secret, CORS *, or a public bind without --public.",
+    )
+    cors_origins: Urls = Field(default=[], description="Origins other sites' pages may call us from; none when empty.")
     data_dir: Path = Path("data")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the feedback database; SQLite in data_dir when unset."
@@ -72,6 +89,58 @@ class Settings(BaseSettings):
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
 
+    webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs each webhook body (HMAC-SHA256); needed with webhook_urls."
+    )
+    webhook_events: Urls = Field(
+        default_factory=lambda: list(FEEDBACK_ACTIONS), description="Event actions sent to the webhooks."
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="Seconds a target has to answer one delivery.")
+    webhook_max_attempts: int = Field(default=12, ge=1, description="Attempts before a delivery is given up as failed.")
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0, description="Wait before the first retry; then doubled.")
+    webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0, description="The longest wait between retries.")
+    webhook_poll_seconds: float = Field(default=2.0, gt=0, description="How often the server looks for events to send.")
+
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="Where several workers share request and latency metrics (prometheus_client's own variable, "
+        "so it must be set for them before they start).",
+    )
+
+    @field_validator("cors_origins", "webhook_urls", "webhook_events", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def refuse_unsafe_start(self, *, host: str | None = None, public: bool = False) -> None:
+        """Raises, in one line, what makes this start unsafe: webhooks that would go unsigned; and in
+        production a missing, short or well-known auth secret, CORS for any origin, or a non-loopback
+        ``host`` not confirmed with ``public``."""
+        problems = []
+        if self.webhook_urls and not self.webhook_secret:
+            problems.append("GROUNDLOOP_WEBHOOK_URLS is set but GROUNDLOOP_WEBHOOK_SECRET is not")
+        if self.env == "production":
+            secret = self.auth_secret.get_secret_value() if self.auth_secret else ""
+            if not secret:
+                problems.append("GROUNDLOOP_AUTH_SECRET is not set")
+            elif secret.lower() in KNOWN_DEFAULT_SECRETS:
+                problems.append("GROUNDLOOP_AUTH_SECRET is a well-known default")
+            elif len(secret) < MIN_SECRET_CHARS:
+                problems.append(f"GROUNDLOOP_AUTH_SECRET is shorter than {MIN_SECRET_CHARS} characters")
+            if "*" in self.cors_origins:
+                problems.append("GROUNDLOOP_CORS_ORIGINS allows any origin (*)")
+            if host is not None and not public and not _loopback(host):
+                problems.append(f"--host {host} is not a loopback address: add --public to serve other machines")
+        if problems:
+            mode = "in production" if self.env == "production" else "as configured"
+            raise GroundloopError(f"Refusing to start {mode}: {'; '.join(problems)}.")
+
     @cached_property
     def rankers_dir(self) -> Path:
         return self.data_dir / "rankers"
@@ -91,3 +160,12 @@ class Settings(BaseSettings):
     @cached_property
     def records_url(self) -> str:
         return f"sqlite:///{(self.data_dir / 'records.sqlite').resolve()}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

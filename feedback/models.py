@@ -221,3 +221,23 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _when()
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event on its way to one webhook target; the events table is the outbox it reads from."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("uq_webhook_deliveries_event_target", "event_id", "target", unique=True),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", ondelete="CASCADE")
+    target: str = Field(max_length=2000)
+    status: str = Field(default="pending", max_length=20)
+    """``pending`` (sent at ``next_attempt_at``), ``delivered``, ``failed`` (gave up after the last attempt)."""
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when()
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -1,0 +1,61 @@
+"""Readiness at /readyz: the parts a question needs — the database, Chroma, the embedding model.
+
+200 with each part's state when all answer; else 503 naming what failed, in a few words (no
+internals: the probe is unauthenticated). /healthz (in the server) only says the process is up.
+"""
+
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from feedback.db import Database
+from retrieval.embeddings import MiniLMEmbeddings
+from retrieval.index import HybridIndex
+
+log = logging.getLogger(__name__)
+
+
+def router(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings) -> APIRouter:
+    """Each part is checked on its own, so that one down does not hide the state of the others."""
+    routes = APIRouter(include_in_schema=False)
+
+    @routes.get("/readyz")
+    async def readyz() -> JSONResponse:
+        parts = await run_in_threadpool(readiness, db, index, embeddings)
+        ready = all(state == "ok" for state in parts.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "parts": parts},
+                            status_code=200 if ready else 503)
+
+    return routes
+
+
+def readiness(
+    db: Callable[[], Database], index: Callable[[], HybridIndex], embeddings: MiniLMEmbeddings
+) -> dict[str, str]:
+    def database() -> None:
+        with db().read() as session:
+            session.execute(text("SELECT 1"))
+
+    def chroma() -> None:
+        opened = index()
+        opened.client.heartbeat()
+        opened.count()
+
+    def model() -> None:
+        embeddings.encode(["ready?"], threads=1)
+
+    checks = {"database": (database, "cannot be reached"), "chroma": (chroma, "cannot be reached"),
+              "model": (model, "cannot embed")}
+    parts = {}
+    for name, (check, failure) in checks.items():
+        try:
+            check()
+            parts[name] = "ok"
+        except Exception:  # any failure means not ready; the probe says which part, the log says why
+            log.warning("readyz: %s %s", name, failure, exc_info=True)
+            parts[name] = failure
+    return parts
