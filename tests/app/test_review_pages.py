@@ -303,6 +303,9 @@ def test_the_server_serves_the_review_pages_with_the_chats_sign_in(indexed, monk
     client.cookies.set("access_token", create_jwt(ChainlitUser(identifier="rita", metadata={})))
     response = client.get("/review")
     assert response.status_code == 200 and "Review queue" in response.text
+    a = answer(db, "Where does the Nile flow?")
+    found = client.get(f"/review/answers/{a.id}", params={"q": "Nile Mediterranean"}).text  # the chat's retriever
+    assert "The Nile flows north into the Mediterranean Sea." in found
 
 
 # The search box, and a reviewer's marks
