@@ -132,7 +132,8 @@ def test_search_and_marks_on_an_unknown_answer_are_not_found(client, db) -> None
     a = answer(db, "Where does the Nile flow?")
     response = client.post(f"/review/answers/{a.id}/marks", data={"rank": "9", "relevant": "yes"}, headers=ORIGIN)
     assert (response.status_code, response.json()) == (404, {"detail": "The answer has no source [9]."})
-    for bad in ({"rank": "one", "relevant": "yes"}, {"rank": "1", "relevant": "maybe"}, {}):
+    for bad in ({"rank": "one", "relevant": "yes"}, {"rank": "²", "relevant": "yes"}, {"rank": "9" * 5000},
+                {"rank": "1", "relevant": "maybe"}, {}):
         response = client.post(f"/review/answers/{a.id}/marks", data=bad, headers=ORIGIN)
         assert (response.status_code, response.json()) == (400, {"detail": "Choose a source, and relevant or not."})
     assert _marks(db) == []
