@@ -10,6 +10,7 @@ server, else 403: the pages need no token of their own and other sites cannot po
 """
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -203,7 +204,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
     async def mark(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
         form = await request.form()
         rank, relevant = str(form.get("rank") or ""), form.get("relevant")
-        if not rank.isdigit() or relevant not in ("yes", "no"):
+        if not re.fullmatch(r"[0-9]{1,4}", rank) or relevant not in ("yes", "no"):
             raise HTTPException(400, "Choose a source, and relevant or not.")
         await _decided(service.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
                        rank=int(rank), relevant=relevant == "yes")

@@ -31,7 +31,15 @@ from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
 from retrieval.errors import GroundloopError
 
-FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
+_DOWNLOADS = {  # per format: the download's file name and media type
+    "jsonl": ("groundloop-feedback.jsonl", "application/x-ndjson"),
+    "csv": ("groundloop-feedback.csv", "text/csv; charset=utf-8"),
+    "parquet": ("groundloop-feedback.parquet", "application/vnd.apache.parquet"),
+    "chat-jsonl": ("groundloop-chat.jsonl", "application/x-ndjson"),
+    "preference-jsonl": ("groundloop-preferences.jsonl", "application/x-ndjson"),
+    "qrels": ("groundloop-qrels.zip", "application/zip"),
+}
+FORMATS = tuple(_DOWNLOADS)
 STATUSES = ("approved", "all")
 SPLIT = "test"
 JUDGEMENTS = "judgements.jsonl"
@@ -360,15 +368,6 @@ def rows(db: Database, *, kind: str, system: str, since: date | None = None, app
 
 
 # Downloads: a whole export as one file, for the review pages and the REST API.
-
-_DOWNLOADS = {
-    "jsonl": ("groundloop-feedback.jsonl", "application/x-ndjson"),
-    "csv": ("groundloop-feedback.csv", "text/csv; charset=utf-8"),
-    "parquet": ("groundloop-feedback.parquet", "application/vnd.apache.parquet"),
-    "chat-jsonl": ("groundloop-chat.jsonl", "application/x-ndjson"),
-    "preference-jsonl": ("groundloop-preferences.jsonl", "application/x-ndjson"),
-    "qrels": ("groundloop-qrels.zip", "application/zip"),
-}
 
 
 @dataclass(frozen=True)

@@ -453,7 +453,8 @@ def record_reviewer_mark(db: Database, *, answer_id: str, reviewer_id: str, rank
 
 
 def _reviewable(session: Session, answer_id: str, reviewer_id: str) -> Answer:
-    answer = session.get(Answer, answer_id)
+    """The answer, when ``reviewer_id`` may review it; locked for the transaction as in ``_answer``."""
+    answer = session.get(Answer, answer_id, with_for_update={"key_share": True})
     if answer is None:
         raise NotFound("No such answer.")
     reviewer = session.get(User, reviewer_id)

@@ -132,7 +132,8 @@ def test_search_and_marks_on_an_unknown_answer_are_not_found(client, db) -> None
     a = answer(db, "Where does the Nile flow?")
     response = client.post(f"/review/answers/{a.id}/marks", data={"rank": "9", "relevant": "yes"}, headers=ORIGIN)
     assert (response.status_code, response.json()) == (404, {"detail": "The answer has no source [9]."})
-    for bad in ({"rank": "one", "relevant": "yes"}, {"rank": "1", "relevant": "maybe"}, {}):
+    for bad in ({"rank": "one", "relevant": "yes"}, {"rank": "²", "relevant": "yes"}, {"rank": "9" * 5000},
+                {"rank": "1", "relevant": "maybe"}, {}):
         response = client.post(f"/review/answers/{a.id}/marks", data=bad, headers=ORIGIN)
         assert (response.status_code, response.json()) == (400, {"detail": "Choose a source, and relevant or not."})
     assert _marks(db) == []
@@ -303,6 +304,9 @@ def test_the_server_serves_the_review_pages_with_the_chats_sign_in(indexed, monk
     client.cookies.set("access_token", create_jwt(ChainlitUser(identifier="rita", metadata={})))
     response = client.get("/review")
     assert response.status_code == 200 and "Review queue" in response.text
+    a = answer(db, "Where does the Nile flow?")
+    found = client.get(f"/review/answers/{a.id}", params={"q": "Nile Mediterranean"}).text  # the chat's retriever
+    assert "The Nile flows north into the Mediterranean Sea." in found
 
 
 # The search box, and a reviewer's marks

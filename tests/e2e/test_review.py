@@ -1,9 +1,11 @@
 """Review, end to end: someone rates an answer down in the chat; a reviewer signs in, opens it from
-the queue, finds the right source with the search box, approves a corrected answer; a later,
-closely worded question in the chat gets that answer, marked as verified, with that source.
+the queue, marks a source, finds the right source with the search box, approves a corrected answer
+and downloads the qrels; a later, closely worded question in the chat gets that answer, marked as
+verified, with that source.
 """
 
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
+from feedback import export
 from feedback.db import Database
-from feedback.models import Answer, Review
+from feedback.models import Answer, Feedback, Review
 from tests.e2e.conftest import ASSISTANT, GROUNDLOOP, _env
 from tests.e2e.feedback_fixtures import Server, answer_of, sign_in_page, start_server, stop_server, user_id
 
@@ -89,6 +92,11 @@ def review_in_the_browser(page: Page, server: Server, db: Database, rated: Answe
     expect(page).to_have_url(f"{server.url}/review/answers/{rated.id}")
     expect(page.locator("#question")).to_have_text(QUESTION)
 
+    shown = page.locator("#sources tr[data-rank='1']")
+    shown.get_by_role("button", name="Relevant", exact=True).click()  # the page comes back with the mark
+    expect(shown.locator(".mine")).to_have_text("relevant")
+    expect(shown).to_contain_text("1 / 0")
+
     page.get_by_label("Search the index").fill("steeping temperature of green tea")
     page.get_by_role("button", name="Search", exact=True).click()
     found = page.locator("#found li").filter(has_text="Brewing green tea")
@@ -104,5 +112,16 @@ def review_in_the_browser(page: Page, server: Server, db: Database, rated: Answe
 
     with db.read() as session:
         [review] = session.exec(select(Review).where(Review.answer_id == rated.id)).all()
+        [mark] = session.exec(select(Feedback).where(Feedback.answer_id == rated.id,
+                                                     Feedback.kind == "source_mark")).all()
     assert (review.decision, review.text, review.doc_ids) == ("approved", CORRECTED, [tea_doc])
-    assert review.reviewer_id == user_id(db, REVIEWER)
+    assert review.reviewer_id == mark.user_id == user_id(db, REVIEWER) and mark.value == 1
+
+    page.locator("#export select[name=format]").select_option("qrels")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download").click()
+    download = downloading.value
+    assert download.suggested_filename == "groundloop-qrels.zip"
+    with zipfile.ZipFile(download.path()) as archive:
+        tsv = archive.read("qrels/test.tsv").decode()
+    assert f"{export.query_id(QUESTION)}\t{tea_doc}\t1" in tsv

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import cli
 from app.settings import Settings
-from feedback import export, service
+from feedback import export, service, training
 from feedback.db import Database
 from feedback.models import Answer, User
+from feedback.service import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 
 runner = CliRunner()
@@ -233,6 +234,28 @@ def test_qrels_count_each_persons_newest_mark_and_trust_reviewers(db, alice, bob
     assert {v["answer_id"] for v in result.judgements} >= {again.id, tied.id}
     assert all(set(v) == {"query-id", "corpus-id", "score", "kind", "answer_id", "user", "created_at"}
                for v in result.judgements)
+
+
+def test_a_reviewers_marks_are_votes_in_qrels_and_strong_training_labels(db, alice, make_answer) -> None:
+    rita = reviewer(db)
+    answer = make_answer(alice)
+    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=1, relevant=True)
+    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=True)
+    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=False)  # replaces
+    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=3, relevant=True)
+
+    assert export.qrels(db).scores == {export.query_id("Why is the sky blue?"): {"doc-1": 1, "doc-2": 0, "doc-3": 1}}
+    [judged] = training.judged_questions(db)
+    assert judged.labels == {"doc-1": training.STRONG, "doc-2": -training.STRONG, "doc-3": training.STRONG}
+    [row] = export.answer_rows(db)
+    assert [(f["user"], f["rank"], f["value"]) for f in row["feedback"]] == [
+        ("alice", 1, 1), ("rita", 2, 0), ("rita", 3, 1)]
+    with pytest.raises(NotAllowed, match="^Only reviewers and admins review answers.$"):
+        service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=alice.id, rank=1, relevant=False)
+    with pytest.raises(NotFound, match=r"^The answer has no source \[9\]\.$"):
+        service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=9, relevant=False)
+    with pytest.raises(NotFound, match="^No such answer.$"):
+        service.record_reviewer_mark(db, answer_id="nope", reviewer_id=rita.id, rank=1, relevant=False)
 
 
 # Downloads: the same exports as one file each, for the review pages and the API.
