@@ -451,9 +451,10 @@ cli.add_typer(hooks, name="webhooks")
 def webhooks_deliver() -> None:
     """Send what is due now (a running server does this by itself) and count the deliveries by status."""
     settings = state.settings
-    settings.refuse_unsafe_start()
     if not settings.webhook_urls:
         raise GroundloopError("No webhook targets: set GROUNDLOOP_WEBHOOK_URLS.")
+    if not settings.webhook_secret:
+        raise GroundloopError("GROUNDLOOP_WEBHOOK_SECRET is not set: every delivery is signed with it.")
     db = components.database(settings)
 
     async def deliver() -> int:

@@ -96,12 +96,13 @@ def test_a_safe_production_server_starts_and_allows_only_its_origins(tmp_path):
     try:
         server.wait_ready()
 
-        def allowed_origin(origin: str) -> str | None:
-            request = urllib.request.Request(server.url + "/healthz", headers={"origin": origin})
+        def allowed_origin(origin: str, path: str = "/healthz") -> str | None:
+            request = urllib.request.Request(server.url + path, headers={"origin": origin})
             with urllib.request.urlopen(request) as response:
                 return response.headers.get("access-control-allow-origin")
 
         assert allowed_origin("https://intranet.example") == "https://intranet.example"
         assert allowed_origin("https://elsewhere.example") is None
+        assert allowed_origin("https://elsewhere.example", "/chat/") is None  # Chainlit's own CORS too
     finally:
         server.stop()

@@ -8,9 +8,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 import app.server
 from app import components
+from app.cli import cli
 from feedback import service, webhooks
 from retrieval.errors import GroundloopError
 from tests.webhook_receiver import WebhookReceiver
@@ -85,3 +87,33 @@ def test_webhooks_without_a_secret_are_refused(settings):
         app.server.create_app(unsigned)
     assert str(refused.value) == ("Refusing to start as configured: GROUNDLOOP_WEBHOOK_URLS is set but "
                                   "GROUNDLOOP_WEBHOOK_SECRET is not.")
+
+
+def test_the_command_delivers_what_is_due_and_retries_what_failed(settings, monkeypatch):
+    db = components.database(settings)
+    alice, answer = rated_answer(db)
+    service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
+    with WebhookReceiver(SECRET) as receiver:
+        monkeypatch.setenv("GROUNDLOOP_WEBHOOK_URLS", receiver.url)
+        monkeypatch.setenv("GROUNDLOOP_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("GROUNDLOOP_WEBHOOK_MAX_ATTEMPTS", "1")
+        receiver.answers = [500]
+        assert webhooks_command(settings, "deliver") == "0 delivered now; in all 0 delivered, 0 pending, 1 failed."
+        assert webhooks_command(settings, "retry-failed") == "1 failed deliveries will be tried again."
+        assert webhooks_command(settings, "deliver") == "1 delivered now; in all 1 delivered, 0 pending, 0 failed."
+
+    assert [r.signature_ok for r in receiver.received] == [True, True]
+
+
+def test_the_command_needs_targets_and_a_secret(settings, monkeypatch):
+    with pytest.raises(GroundloopError, match="No webhook targets: set GROUNDLOOP_WEBHOOK_URLS."):
+        webhooks_command(settings, "deliver")
+    monkeypatch.setenv("GROUNDLOOP_WEBHOOK_URLS", "http://127.0.0.1:9/hook")
+    with pytest.raises(GroundloopError, match="GROUNDLOOP_WEBHOOK_SECRET is not set"):
+        webhooks_command(settings, "deliver")
+
+
+def webhooks_command(settings, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "webhooks", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
