@@ -42,3 +42,4 @@ bench: setup
 	$(PY) -m benchmarks.chat
 	$(PY) -m benchmarks.feedback
 	$(PY) -m benchmarks.learning
+	$(PY) -m benchmarks.load
