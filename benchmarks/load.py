@@ -76,7 +76,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(check, what: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+def wait_for(check, what: str, process: subprocess.Popen, log: Path, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
