@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser postgres demo test bench
+.PHONY: setup browser postgres redis demo test bench
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing Debian's postgresql for the storage tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# The shared rate limits are tested against Debian's redis-server, started by the tests themselves.
+redis:
+	@test -x /usr/bin/redis-server || { echo "Installing Debian's redis-server for the rate-limit tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 demo: setup
 	$(VENV)/bin/groundloop ingest docs
 	@printf demo | $(VENV)/bin/groundloop users add demo --role admin --password-file - --if-missing
@@ -34,7 +39,7 @@ demo: setup
 	@echo "Sign in as demo / demo. Ctrl-C stops the server."
 	$(VENV)/bin/groundloop serve
 
-test: setup browser postgres
+test: setup browser postgres redis
 	$(PY) -m pytest
 
 bench: setup
@@ -42,3 +47,4 @@ bench: setup
 	$(PY) -m benchmarks.chat
 	$(PY) -m benchmarks.feedback
 	$(PY) -m benchmarks.learning
+	$(PY) -m benchmarks.load

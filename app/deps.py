@@ -9,7 +9,6 @@ Refusals, each with its exact ``detail``:
 - 429 "Too many requests with this key: …" / "… for this account: …", with ``Retry-After``.
 """
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
@@ -20,8 +19,7 @@ from app.limits import LimitExceeded
 from app.questions import QuestionTooLong
 from feedback import keys
 from feedback.db import DatabaseUnavailable
-from feedback.keys import InvalidKey
-from feedback.models import ApiKey, User
+from feedback.keys import InvalidKey, KeyHolder
 from feedback.service import NotAllowed, NotFound
 from retrieval.errors import GroundloopError, IndexUnavailable
 
@@ -29,10 +27,8 @@ NO_KEY = "An API key is needed: send Authorization: Bearer <key>."
 _bearer = HTTPBearer(auto_error=False, description="An API key from `groundloop keys create`.")
 
 
-@dataclass(frozen=True)
-class Caller:
-    key: ApiKey
-    user: User
+Caller = KeyHolder
+"""A request's key and the person it acts for."""
 
 
 def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
@@ -50,7 +46,7 @@ def _caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(
         raise HTTPException(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
     except GroundloopError as error:
         raise refusal(error) from None
-    return Caller(holder.key, holder.user)
+    return holder
 
 
 ApiKeyDep = Annotated[Caller, Depends(_caller)]

@@ -77,7 +77,7 @@ class SignInLimit:
     failed too often this minute gets 429 with ``Retry-After`` before its password is checked; every
     refused sign-in counts against both. Successful sign-ins count for nothing."""
 
-    def __init__(self, app: ASGIApp, limits: Callable[[], "RateLimits"]) -> None:
+    def __init__(self, app: ASGIApp, limits: Callable[[], RateLimits]) -> None:
         self.app, self.limits = app, limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

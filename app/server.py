@@ -31,6 +31,7 @@ from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.service import NotAllowed, NotFound  # noqa: E402
 from retrieval.errors import GroundloopError  # noqa: E402
 
+WORKER_HEALTHCHECK_SECONDS = 120
 _REMOTE_LINK = re.compile(rb'<link[^>]+href="https://[^"]*"[^>]*>\s*')
 
 
@@ -171,5 +172,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
             f"start a Chroma server, e.g. chroma run --path {settings.chroma_path}, and set GROUNDLOOP_CHROMA_URL."
         )
     os.environ["GROUNDLOOP_DATA_DIR"] = str(settings.data_dir.resolve())  # --data-dir reaches the workers
+    # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
+    # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
