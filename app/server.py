@@ -172,6 +172,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
             f"start a Chroma server, e.g. chroma run --path {settings.chroma_path}, and set GROUNDLOOP_CHROMA_URL."
         )
     os.environ["GROUNDLOOP_DATA_DIR"] = str(settings.data_dir.resolve())  # --data-dir reaches the workers
+    os.environ.update(metrics.share_between_workers(settings.data_dir.resolve() / "metrics"))  # one /metrics for all
     # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
     # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,

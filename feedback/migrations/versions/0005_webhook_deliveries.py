@@ -1,7 +1,7 @@
 """Delivery state of feedback and review events sent to webhook targets.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
