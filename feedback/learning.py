@@ -120,14 +120,16 @@ def clearly_better(scores: np.ndarray, than: np.ndarray) -> bool:
 
 
 def choose(options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray) -> object:
-    """The best of ``options`` if it is clearly better than the first (the simpler or current one) and
-    leaves the ``unseen`` questions (new topics) no worse on average; else the first."""
-    scores = {i: scores_of(option) for i, option in enumerate(options)}
-    best = max(scores, key=lambda i: np.nanmean(scores[i]))
-    base = scores[0]
-    new_topics_kept = np.nanmean(scores[best][unseen]) >= np.nanmean(base[unseen]) - UNSEEN_TOLERANCE \
-        if (~np.isnan(base[unseen])).any() else True
-    return options[best] if best and new_topics_kept and clearly_better(scores[best], base) else options[0]
+    """The best of ``options`` on average if it is clearly better than the first (the simpler or current
+    one) and leaves the ``unseen`` questions (new topics) no worse on average; else the first.
+
+    Conservative on purpose: when the best cannot show it is better, nothing is changed.
+    """
+    scores = [scores_of(option) for option in options]
+    base, best = scores[0], max(range(len(options)), key=lambda i: np.nanmean(scores[i]))
+    new_topics = ~np.isnan(base) & unseen
+    fair = not new_topics.any() or scores[best][new_topics].mean() >= base[new_topics].mean() - UNSEEN_TOLERANCE
+    return options[best] if best and fair and clearly_better(scores[best], base) else options[0]
 
 
 def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker) -> Outcome:

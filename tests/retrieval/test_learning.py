@@ -34,8 +34,10 @@ def index(open_index, corpus: Path):
 
 def test_without_a_close_past_question_the_ranking_is_exactly_fusion(index, corpus: Path) -> None:
     past = index.embeddings.encode(["what should I drink in the morning"])
-    tea = str((corpus / "tea.txt").resolve())
-    learned = LearnedRanker("v1", memory=FeedbackMemory(past, [[tea]], [[]]), threshold=0.8, strength=1.0)
+    tea, river = str((corpus / "tea.txt").resolve()), str((corpus / "rivers.html").resolve())
+    learned = LearnedRanker(
+        "v1", memory=FeedbackMemory(past, [[tea]], [[river]]), threshold=0.8, strength=1.0, reject_threshold=0.8
+    )
     for question in ("Which way does the Nile flow?", "XK-42b bearing", "how do volcanoes erupt"):
         assert HybridRetriever(index=index, ranker=learned).hits(question) == HybridRetriever(
             index=index, ranker=FusionRanker()
