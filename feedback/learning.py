@@ -120,16 +120,17 @@ def clearly_better(scores: np.ndarray, than: np.ndarray) -> bool:
 
 
 def choose(options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray) -> object:
-    """The best of ``options`` on average if it is clearly better than the first (the simpler or current
-    one) and leaves the ``unseen`` questions (new topics) no worse on average; else the first.
-
-    Conservative on purpose: when the best cannot show it is better, nothing is changed.
-    """
+    """The best on average of the first of ``options`` (the simpler or current one) and those clearly
+    better than it that leave the ``unseen`` questions (new topics) no worse on average."""
     scores = [scores_of(option) for option in options]
-    base, best = scores[0], max(range(len(options)), key=lambda i: np.nanmean(scores[i]))
+    base = scores[0]
     new_topics = ~np.isnan(base) & unseen
-    fair = not new_topics.any() or scores[best][new_topics].mean() >= base[new_topics].mean() - UNSEEN_TOLERANCE
-    return options[best] if best and fair and clearly_better(scores[best], base) else options[0]
+
+    def fair(score: np.ndarray) -> bool:
+        return not new_topics.any() or score[new_topics].mean() >= base[new_topics].mean() - UNSEEN_TOLERANCE
+
+    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base)]
+    return options[max(allowed, key=lambda i: np.nanmean(scores[i]))]
 
 
 def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker) -> Outcome:

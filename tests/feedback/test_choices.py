@@ -24,4 +24,4 @@ def test_the_first_option_stays_unless_another_is_clearly_better_and_keeps_new_t
     assert choose(["simple", "lucky"], scores.get, UNSEEN) == "simple"
     assert choose(["simple", "lucky", "steady"], scores.get, UNSEEN) == "steady"
     assert choose(["simple", "unfair"], scores.get, UNSEEN) == "simple"  # best on average, but new topics lose
-    assert choose(["simple", "steady", "unfair"], scores.get, UNSEEN) == "simple"  # when the best fails, nothing changes
+    assert choose(["simple", "steady", "unfair"], scores.get, UNSEEN) == "steady"  # the best of the fair ones
