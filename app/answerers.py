@@ -30,11 +30,17 @@ class Answerer(Protocol):
 
 @dataclass
 class ExtractiveAnswerer:
-    """Quotes the source sentences closest in meaning to the question, each with its [n]."""
+    """Quotes the source sentences closest in meaning to the question, each with its [n].
+
+    Beyond the closest ``sentences``, every other shown source whose best sentence is at least
+    ``source_relevance`` close to the question is quoted once too: a source that answers the
+    question well is cited, so the reader sees it and can say whether it was right.
+    """
 
     embeddings: MiniLMEmbeddings
     sentences: int = 3
     min_relevance: float = 0.3
+    source_relevance: float = 0.5
     name: str = "extractive"
 
     def answer(self, question: str, sources: list[Document]) -> str:
@@ -50,12 +56,14 @@ class ExtractiveAnswerer:
         relevance = vectors[1:] @ vectors[0]
         best, seen = [], set()
         for i in np.argsort(-relevance, kind="stable"):
-            key = quoted[i][2].lower()
-            if relevance[i] < self.min_relevance or len(best) == self.sentences:
+            n, key = quoted[i][0], quoted[i][2].lower()
+            more = len(best) >= self.sentences
+            if relevance[i] < (self.source_relevance if more else self.min_relevance):
                 break
-            if key not in seen:
-                seen.add(key)
-                best.append(quoted[i])
+            if key in seen or (more and n in {m for m, _, _ in best}):
+                continue
+            seen.add(key)
+            best.append(quoted[i])
         if not best:
             return NOTHING_FOUND
         return " ".join(_cite(text.lstrip("# "), n) for n, _, text in sorted(best))

@@ -32,6 +32,8 @@ CURVE = (50, 100, 200, None)
 
 def simulate(data_dir: Path, dataset: Path, limit: int | None, database: Path) -> tuple[dict, dict[str, list[str]]]:
     run_file = database.with_suffix(".run")
+    for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a reused --data-dir starts each run with no feedback
     args = ["--data-dir", str(data_dir), "simulate", str(dataset), "--split-by-parity", "train", "--json",
             "--run-out", str(run_file)] + (["--limit", str(limit)] if limit else [])
     done = CliRunner().invoke(cli, args, env={"GROUNDLOOP_DATABASE_URL": f"sqlite:///{database}"},

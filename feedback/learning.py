@@ -1,9 +1,12 @@
 """Learn a ranker from judged questions; every choice is made on the most recent feedback.
 
-The most recent 20% of judged questions (by time) are held out. On them are chosen: the
-fusion weight, the memory's threshold and strength, and whether a scikit-learn reranker
-beats fusion. The chosen recipe is then refit on all judged questions, so the memory holds
-everything people said; the held-out score of the recipe is what the gate compares.
+The fusion weight is chosen on every judged question; the memory's threshold, strength and
+reach of rejections with leave-one-out over them; whether a scikit-learn reranker beats fusion
+on the most recent 20% (by time), held out. Every choice departs from the simpler or current
+one only when it is clearly better (a bootstrap over the questions) and leaves questions about
+documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
+all judged questions, so the memory holds everything people said; the held-out score of the
+recipe is what the gate compares.
 """
 
 import itertools
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytrec_eval
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -18,9 +22,9 @@ from sklearn.preprocessing import StandardScaler
 
 from feedback.training import Judged
 from retrieval.candidates import gather
-from retrieval.evaluation import evaluate
+from retrieval.evaluation import scored as ranked
 from retrieval.features import Candidates, features
-from retrieval.memory import FeedbackMemory
+from retrieval.memory import SAME_QUESTION, FeedbackMemory
 from retrieval.ranking import LearnedRanker, Ranker, scored
 from retrieval.retriever import HybridRetriever
 
@@ -29,8 +33,11 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
 """Below 0.7 all-MiniLM-L6-v2 mostly pairs questions about different things (measured on SciFact claims)."""
 STRENGTHS = (0.5, 1.0, 2.0, 4.0)
+REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
+"""How close a question must be for documents rejected on a past one to be pushed down for it."""
 UNSEEN_TOLERANCE = 0.0
-"""How much nDCG@10 the memory may cost held-out questions about documents nobody confirmed."""
+"""How much nDCG@10 a choice may cost judged questions about documents no other question confirmed."""
+CONFIDENCE, RESAMPLES = 0.95, 1000
 MODELS: dict[str, Callable[[], object]] = {
     "logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000)),
     "boosting": lambda: HistGradientBoostingClassifier(max_iter=100, class_weight="balanced"),
@@ -83,8 +90,9 @@ def prepare(
     return prepared
 
 
-def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> float:
-    """nDCG@10 over the prepared questions (the i-th ranked by ``ranker_for(i)``), documents by best chunk."""
+def ndcgs(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> np.ndarray:
+    """nDCG@10 of each prepared question (the i-th ranked by ``ranker_for(i)``), documents by best chunk;
+    NaN for a question nobody confirmed a document for."""
     run, qrels = {}, {}
     for i, item in enumerate(prepared):
         if not item.judged.positives:
@@ -92,7 +100,37 @@ def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> float
         kept, scores = scored(ranker_for(i), item.candidates, item.matrix)
         ranking = list(dict.fromkeys(kept.doc_ids[j] for j in np.argsort(-scores, kind="stable")))
         run[str(i)], qrels[str(i)] = ranking[:100], {doc: 1 for doc in item.judged.positives}
-    return evaluate(run, qrels)["ndcg@10"] if qrels else 0.0
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(ranked(run)) if qrels else {}
+    return np.array([per_query[str(i)]["ndcg_cut_10"] if str(i) in per_query else np.nan for i in range(len(prepared))])
+
+
+def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> float:
+    scores = ndcgs(ranker_for, prepared)
+    return float(np.nanmean(scores)) if not np.isnan(scores).all() else 0.0
+
+
+def clearly_better(scores: np.ndarray, than: np.ndarray) -> bool:
+    """Higher on average in at least ``CONFIDENCE`` of bootstrap resamples of the questions: a choice
+    that wins on a few questions by luck keeps the simpler one."""
+    gains = (scores - than)[~np.isnan(than)]
+    if not len(gains) or gains.mean() <= 0:
+        return False
+    resamples = np.random.default_rng(0).integers(0, len(gains), (RESAMPLES, len(gains)))
+    return float(np.mean(gains[resamples].mean(axis=1) > 0)) >= CONFIDENCE
+
+
+def choose(options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray) -> object:
+    """The best on average of the first of ``options`` (the simpler or current one) and those clearly
+    better than it that leave the ``unseen`` questions (new topics) no worse on average."""
+    scores = [scores_of(option) for option in options]
+    base = scores[0]
+    new_topics = ~np.isnan(base) & unseen
+
+    def fair(score: np.ndarray) -> bool:
+        return not new_topics.any() or score[new_topics].mean() >= base[new_topics].mean() - UNSEEN_TOLERANCE
+
+    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base)]
+    return options[max(allowed, key=lambda i: np.nanmean(scores[i]))]
 
 
 def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker) -> Outcome:
@@ -105,49 +143,55 @@ def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, act
         return set(item.labels) | set(memory.boosts(vector, threshold=reach, strength=1.0)) | active.expand(vector)
 
     prepared = prepare(retriever, judged, also=worth_gathering)
-    weight = max(WEIGHTS, key=lambda w: ndcg(lambda _: LearnedRanker(version, w), prepared))
-    threshold, strength = _memory_settings(version, weight, memory, prepared)
+    unseen = _unseen(prepared)
+    weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
+    weight = choose(weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen)
+    threshold, strength, reject = _memory_settings(version, weight, memory, prepared, unseen)
 
     checks, older = prepared[len(train):], memory.first(len(train))
-    best_model, best = "fusion", ndcg(lambda _: LearnedRanker(version, weight, None, older, threshold, strength), checks)
     examples = _examples(prepared[: len(train)])
-    for name, make in MODELS.items() if examples else ():
-        model = make().fit(*examples)
-        score = ndcg(lambda _: LearnedRanker(version, weight, model, older, threshold, strength), checks)
-        if score > best:
-            best_model, best = name, score
+    checked: dict[str, np.ndarray] = {}
+
+    def on_checks(name: str) -> np.ndarray:
+        model = MODELS[name]().fit(*examples) if name != "fusion" else None
+        checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, threshold, strength, reject), checks)
+        return checked[name]
+
+    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[len(train):])
     final_model = MODELS[best_model]().fit(*_examples(prepared)) if best_model != "fusion" else None
     return Outcome(
-        ranker=LearnedRanker(version, weight, final_model, memory, threshold, strength),
-        held_out_ndcg=best,
+        ranker=LearnedRanker(version, weight, final_model, memory, threshold, strength, reject),
+        held_out_ndcg=float(np.nanmean(checked[best_model])) if checks else 0.0,
         active_ndcg=ndcg(lambda _: active, checks),
         counts={"questions": len(judged), "train": len(train), "held_out": len(held_out)},
-        choices={"dense_weight": weight, "threshold": threshold, "strength": strength, "model": best_model},
+        choices={"dense_weight": weight, "threshold": threshold, "strength": strength,
+                 "reject_threshold": reject, "model": best_model},
     )
 
 
-def _memory_settings(
-    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared]
-) -> tuple[float, float]:
-    """Threshold and strength, measured on every judged question with the memory of all the others.
-
-    The best on all of them, among the settings that leave questions about documents no other
-    question confirmed no worse than without the memory: the memory must not hurt new topics.
-    """
+def _unseen(prepared: list[Prepared]) -> np.ndarray:
+    """Questions about documents no other question confirmed: how new topics fare."""
     confirmations: dict[str, int] = {}
     for item in prepared:
         for doc in item.judged.positives:
             confirmations[doc] = confirmations.get(doc, 0) + 1
-    unseen = [i for i, item in enumerate(prepared) if all(confirmations[d] == 1 for d in item.judged.positives)]
+    return np.array([all(confirmations[d] == 1 for d in item.judged.positives) for item in prepared], dtype=bool)
 
-    def measured(settings: tuple[float, float], on: list[int]) -> float:
-        chosen = [prepared[i] for i in on]
-        return ndcg(lambda j: LearnedRanker(version, weight, None, memory, *settings, skip=on[j]), chosen)
 
-    floor = measured((1.0, 0.0), unseen) - UNSEEN_TOLERANCE
-    everyone = list(range(len(prepared)))
-    options = [(1.0, 0.0)] + [s for s in itertools.product(THRESHOLDS, STRENGTHS) if measured(s, unseen) >= floor]
-    return max(options, key=lambda settings: measured(settings, everyone))
+def _memory_settings(
+    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray
+) -> tuple[float, float, float]:
+    """Threshold and strength, then the reach of rejections, each measured on every judged question with
+    the memory of all the others."""
+
+    def scores_of(settings: tuple[float, float, float]) -> np.ndarray:
+        return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, *settings, skip=i), prepared)
+
+    none = (1.0, 0.0, SAME_QUESTION)
+    threshold, strength, _ = choose(
+        [none] + [(t, s, SAME_QUESTION) for t, s in itertools.product(THRESHOLDS, STRENGTHS)], scores_of, unseen
+    )
+    return choose([(threshold, strength, reject) for reject in REJECT_THRESHOLDS], scores_of, unseen)
 
 
 def _examples(prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray] | None:

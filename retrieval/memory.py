@@ -1,10 +1,10 @@
 """Feedback memory: past questions and the documents people confirmed or rejected for them.
 
 A new question close to a past one (cosine over a threshold) lends that question's confirmed
-documents a boost growing with the similarity. Rejected documents are penalised only for the
-same question asked again (cosine ≥ ``SAME_QUESTION``): "not relevant here" says less about a
-neighbouring question than "relevant here" does. A question with no close past question gets
-nothing, so it is ranked exactly as without the memory.
+documents a boost growing with the similarity. Rejected documents are penalised only for
+questions closer still (cosine ≥ ``reject_threshold``, by default the same question asked
+again): "not relevant here" says less about a neighbouring question than "relevant here" does.
+A question with no close past question gets nothing, so it is ranked exactly as without the memory.
 """
 
 from dataclasses import dataclass, field
@@ -29,10 +29,16 @@ class FeedbackMemory:
         return FeedbackMemory(self.vectors[:count], self.positives[:count], self.negatives[:count])
 
     def boosts(
-        self, vector: np.ndarray, *, threshold: float, strength: float, skip: int | None = None
+        self,
+        vector: np.ndarray,
+        *,
+        threshold: float,
+        strength: float,
+        reject_threshold: float = SAME_QUESTION,
+        skip: int | None = None,
     ) -> dict[str, float]:
-        """Per document: + for confirmed (− for rejected, on the same question), ``strength`` at identical
-        questions, 0 at the threshold.
+        """Per document: + for confirmed (− for rejected, from ``reject_threshold`` on), ``strength`` at
+        identical questions, 0 at the threshold.
 
         ``skip`` leaves one past question out, to measure the memory on the questions it holds.
         """
@@ -46,6 +52,6 @@ class FeedbackMemory:
             weight = strength * float(similarities[i] - threshold) / max(1.0 - threshold, 1e-6)
             for doc_id in self.positives[i]:
                 boosts[doc_id] = boosts.get(doc_id, 0.0) + weight
-            for doc_id in self.negatives[i] if similarities[i] >= SAME_QUESTION else ():
+            for doc_id in self.negatives[i] if similarities[i] >= reject_threshold else ():
                 boosts[doc_id] = boosts.get(doc_id, 0.0) - weight
         return {doc_id: float(np.clip(b, -strength, strength)) for doc_id, b in boosts.items() if b}

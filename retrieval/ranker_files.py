@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import skops.io as sio
 
-from retrieval.memory import FeedbackMemory
+from retrieval.memory import SAME_QUESTION, FeedbackMemory
 from retrieval.ranking import LearnedRanker
 
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.")
@@ -28,6 +28,7 @@ def save(ranker: LearnedRanker, folder: Path) -> None:
         "dense_weight": ranker.dense_weight,
         "threshold": ranker.threshold,
         "strength": ranker.strength,
+        "reject_threshold": ranker.reject_threshold,
         "positives": ranker.memory.positives,
         "negatives": ranker.memory.negatives,
         "has_model": ranker.model is not None,
@@ -61,4 +62,5 @@ def load(folder: Path) -> LearnedRanker:
         memory=FeedbackMemory(vectors, params["positives"], params["negatives"]),
         threshold=params["threshold"],
         strength=params["strength"],
+        reject_threshold=params.get("reject_threshold", SAME_QUESTION),
     )

@@ -11,12 +11,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
-from retrieval.memory import FeedbackMemory
+from retrieval.memory import SAME_QUESTION, FeedbackMemory
 
 
 @runtime_checkable
 class Ranker(Protocol):
     version: str
+    dense_weight: float
 
     def expand(self, vector: np.ndarray) -> set[str]:
         """Documents that must be candidates for a question with this embedding."""
@@ -66,11 +67,15 @@ class LearnedRanker:
     memory: FeedbackMemory = field(default_factory=FeedbackMemory)
     threshold: float = 1.0
     strength: float = 0.0
+    reject_threshold: float = SAME_QUESTION
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
     def _boosts(self, vector: np.ndarray) -> dict[str, float]:
-        return self.memory.boosts(vector, threshold=self.threshold, strength=self.strength, skip=self.skip)
+        return self.memory.boosts(
+            vector, threshold=self.threshold, strength=self.strength, reject_threshold=self.reject_threshold,
+            skip=self.skip,
+        )
 
     def expand(self, vector: np.ndarray) -> set[str]:
         return {doc_id for doc_id, boost in self._boosts(vector).items() if boost > 0}

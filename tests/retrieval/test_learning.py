@@ -34,8 +34,10 @@ def index(open_index, corpus: Path):
 
 def test_without_a_close_past_question_the_ranking_is_exactly_fusion(index, corpus: Path) -> None:
     past = index.embeddings.encode(["what should I drink in the morning"])
-    tea = str((corpus / "tea.txt").resolve())
-    learned = LearnedRanker("v1", memory=FeedbackMemory(past, [[tea]], [[]]), threshold=0.8, strength=1.0)
+    tea, river = str((corpus / "tea.txt").resolve()), str((corpus / "rivers.html").resolve())
+    learned = LearnedRanker(
+        "v1", memory=FeedbackMemory(past, [[tea]], [[river]]), threshold=0.8, strength=1.0, reject_threshold=0.8
+    )
     for question in ("Which way does the Nile flow?", "XK-42b bearing", "how do volcanoes erupt"):
         assert HybridRetriever(index=index, ranker=learned).hits(question) == HybridRetriever(
             index=index, ranker=FusionRanker()
@@ -49,3 +51,26 @@ def test_a_close_past_question_brings_its_confirmed_document_first(index, corpus
     question = "What should I drink in the morning?"
     assert HybridRetriever(index=index, ranker=FusionRanker()).rank_documents(question, 1)[0][0] != river
     assert HybridRetriever(index=index, ranker=learned).rank_documents(question, 1)[0][0] == river
+
+
+def test_rejections_reach_close_questions_only_as_far_as_asked() -> None:
+    memory = FeedbackMemory(vectors=np.stack([unit(1, 0)]), positives=[["a"]], negatives=[["c"]])
+    close = unit(1, 0.4)  # cosine ≈ 0.93 with the past question
+    assert "c" not in memory.boosts(close, threshold=0.8, strength=1.0)
+    pushed = memory.boosts(close, threshold=0.8, strength=1.0, reject_threshold=0.9)
+    assert pushed["c"] == -pushed["a"] < 0
+    assert "c" not in memory.boosts(unit(1, 0.6), threshold=0.8, strength=1.0, reject_threshold=0.9)  # ≈ 0.86
+
+
+def test_a_document_rejected_on_a_close_question_moves_down(index, corpus: Path) -> None:
+    question = "How hot should the water be for green tea?"
+    fusion = [doc for doc, _ in HybridRetriever(index=index, ranker=FusionRanker()).rank_documents(question, 5)]
+    past = index.embeddings.encode(["What water temperature is right for green tea?"])
+    assert float(past[0] @ index.embeddings.encode([question])[0]) < 0.95
+    rejected = LearnedRanker(
+        "v1", memory=FeedbackMemory(past, [[]], [[fusion[0]]]), threshold=0.5, strength=4.0, reject_threshold=0.5
+    )
+    learned = [doc for doc, _ in HybridRetriever(index=index, ranker=rejected).rank_documents(question, 5)]
+    assert learned[0] == fusion[1] and learned.index(fusion[0]) > 0
+    same_question_only = LearnedRanker("v1", memory=FeedbackMemory(past, [[]], [[fusion[0]]]), threshold=0.5, strength=4.0)
+    assert HybridRetriever(index=index, ranker=same_question_only).rank_documents(question, 5)[0][0] == fusion[0]
