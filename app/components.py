@@ -58,7 +58,8 @@ def chain(settings: Settings) -> Chain:
     model = embeddings(settings)
     db = database(settings)
     extractive = ExtractiveAnswerer(
-        model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance
+        model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance,
+        source_relevance=settings.answer_source_relevance,
     )
     llm_configured = bool(settings.llm_base_url and settings.llm_model)
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None

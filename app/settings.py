@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     answer_min_relevance: float = Field(
         default=0.3, description="Below this question–sentence similarity the offline answerer finds nothing."
     )
+    answer_source_relevance: float = Field(
+        default=0.5, description="The offline answerer also quotes once each other source whose best sentence is this close."
+    )
     support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
