@@ -1,7 +1,7 @@
 """Learn a ranker from judged questions; every choice is made on the most recent feedback.
 
-The fusion weight is chosen on every judged question; the memory's threshold, strength and
-reach of rejections with leave-one-out over them; whether a scikit-learn reranker beats fusion
+The fusion weight is chosen on every judged question; the memory's similarity, threshold,
+strength and reach of rejections with leave-one-out over them; whether a scikit-learn reranker beats fusion
 on the most recent 20% (by time), held out. Every choice departs from the simpler or current
 one only when it is clearly better (a bootstrap over the questions) and leaves questions about
 documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
@@ -24,14 +24,17 @@ from feedback.training import Judged
 from retrieval.candidates import gather
 from retrieval.evaluation import scored as ranked
 from retrieval.features import Candidates, features
+from retrieval.keyword import tokenize
 from retrieval.memory import SAME_QUESTION, FeedbackMemory
 from retrieval.ranking import LearnedRanker, Ranker, scored
 from retrieval.retriever import HybridRetriever
 
 HELD_OUT = 0.2
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
-"""Below 0.7 all-MiniLM-L6-v2 mostly pairs questions about different things (measured on SciFact claims)."""
+SIMILARITIES = tuple((1.0, t) for t in (0.7, 0.75, 0.8, 0.85, 0.9)) + tuple((0.5, t) for t in (0.5, 0.55, 0.6, 0.65, 0.7))
+"""(mix, threshold) pairs for the memory's question similarity. By embedding cosine alone, questions
+below 0.7 are mostly about different things. Half cosine, half shared terms tells them apart down to
+0.5: from there on, 52 of 54 pairs of even SciFact claims share a relevant abstract; below it, 6 of 16 do not."""
 STRENGTHS = (0.5, 1.0, 2.0, 4.0)
 REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
 """How close a question must be for documents rejected on a past one to be pushed down for it."""
@@ -73,19 +76,23 @@ def split(judged: list[Judged]) -> tuple[list[Judged], list[Judged]]:
 
 
 def memory_of(retriever: HybridRetriever, judged: list[Judged]) -> FeedbackMemory:
-    vectors = retriever.index.embeddings.encode([j.question for j in judged]) if judged else np.zeros((0, 384))
-    return FeedbackMemory(vectors.astype(np.float32), [j.positives for j in judged], [j.negatives for j in judged])
+    questions = [j.question for j in judged]
+    return FeedbackMemory(
+        retriever.index.embeddings.encode_questions(questions), [j.positives for j in judged],
+        [j.negatives for j in judged], tokenize(questions),
+    )
 
 
 def prepare(
-    retriever: HybridRetriever, judged: list[Judged], *, also: Callable[[Judged, np.ndarray], set[str]]
+    retriever: HybridRetriever, judged: list[Judged], *, also: Callable[[Judged, np.ndarray, list[str]], set[str]]
 ) -> list[Prepared]:
     """Gather each question's candidates, plus the documents ``also`` names, and their features."""
     keyword = retriever.index.keyword()
-    vectors = retriever.index.embeddings.encode([j.question for j in judged]) if judged else []
+    questions = [j.question for j in judged]
     prepared = []
-    for item, vector in zip(judged, vectors):
-        found = gather(retriever.index, keyword, item.question, vector, retriever.candidates, also=also(item, vector))
+    for item, vector, terms in zip(judged, retriever.index.embeddings.encode_questions(questions), tokenize(questions)):
+        wanted = also(item, vector, terms)
+        found = gather(retriever.index, keyword, item.question, vector, terms, retriever.candidates, also=wanted)
         prepared.append(Prepared(item, found, features(found, keyword)))
     return prepared
 
@@ -137,16 +144,18 @@ def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, act
     """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on the newest 20%."""
     train, held_out = split(judged)
     memory = memory_of(retriever, judged)
-    reach = min(THRESHOLDS)
+    loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
 
-    def worth_gathering(item: Judged, vector: np.ndarray) -> set[str]:
-        return set(item.labels) | set(memory.boosts(vector, threshold=reach, strength=1.0)) | active.expand(vector)
+    def worth_gathering(item: Judged, vector: np.ndarray, terms: list[str]) -> set[str]:
+        reached = {doc for mix, threshold in loosest.items()
+                   for doc in memory.boosts(vector, terms, threshold=threshold, strength=1.0, mix=mix)}
+        return set(item.labels) | reached | active.expand(vector, terms)
 
     prepared = prepare(retriever, judged, also=worth_gathering)
     unseen = _unseen(prepared)
     weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
     weight = choose(weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen)
-    threshold, strength, reject = _memory_settings(version, weight, memory, prepared, unseen)
+    settings = _memory_settings(version, weight, memory, prepared, unseen)
 
     checks, older = prepared[len(train):], memory.first(len(train))
     examples = _examples(prepared[: len(train)])
@@ -154,18 +163,17 @@ def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, act
 
     def on_checks(name: str) -> np.ndarray:
         model = MODELS[name]().fit(*examples) if name != "fusion" else None
-        checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, threshold, strength, reject), checks)
+        checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, **settings), checks)
         return checked[name]
 
     best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[len(train):])
     final_model = MODELS[best_model]().fit(*_examples(prepared)) if best_model != "fusion" else None
     return Outcome(
-        ranker=LearnedRanker(version, weight, final_model, memory, threshold, strength, reject),
+        ranker=LearnedRanker(version, weight, final_model, memory, **settings),
         held_out_ndcg=float(np.nanmean(checked[best_model])) if checks else 0.0,
         active_ndcg=ndcg(lambda _: active, checks),
         counts={"questions": len(judged), "train": len(train), "held_out": len(held_out)},
-        choices={"dense_weight": weight, "threshold": threshold, "strength": strength,
-                 "reject_threshold": reject, "model": best_model},
+        choices={"dense_weight": weight, **settings, "model": best_model},
     )
 
 
@@ -180,18 +188,17 @@ def _unseen(prepared: list[Prepared]) -> np.ndarray:
 
 def _memory_settings(
     version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray
-) -> tuple[float, float, float]:
-    """Threshold and strength, then the reach of rejections, each measured on every judged question with
-    the memory of all the others."""
+) -> dict[str, float]:
+    """Similarity, threshold and strength, then the reach of rejections, each measured on every judged
+    question with the memory of all the others."""
 
-    def scores_of(settings: tuple[float, float, float]) -> np.ndarray:
-        return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, *settings, skip=i), prepared)
+    def scores_of(settings: dict[str, float]) -> np.ndarray:
+        return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, **settings, skip=i), prepared)
 
-    none = (1.0, 0.0, SAME_QUESTION)
-    threshold, strength, _ = choose(
-        [none] + [(t, s, SAME_QUESTION) for t, s in itertools.product(THRESHOLDS, STRENGTHS)], scores_of, unseen
-    )
-    return choose([(threshold, strength, reject) for reject in REJECT_THRESHOLDS], scores_of, unseen)
+    none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0}
+    options = [{"mix": m, "threshold": t, "strength": s} for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
+    reach = choose([none, *options], scores_of, unseen)
+    return choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen)
 
 
 def _examples(prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray] | None:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def encode_questions(self, questions: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class VerifiedAnswers:
         except DatabaseUnavailable as error:
             log.warning("verified answers not refreshed: %s", error)
             return
-        vectors = np.asarray(self.embeddings.encode([v.question for v in items])) if items else np.zeros((0, 0))
+        vectors = self.embeddings.encode_questions([v.question for v in items])
         self._items, self._vectors, self._state = items, vectors, state
 
     def find(self, question: str) -> Match | None:
@@ -94,7 +94,7 @@ class VerifiedAnswers:
             items, vectors = self._items, self._vectors
         if not items:
             return None
-        similarities = vectors @ np.asarray(self.embeddings.encode([question]))[0]
+        similarities = vectors @ self.embeddings.encode_questions([question])[0]
         best = int(np.argmax(similarities))
         if float(similarities[best]) < self.threshold:
             return None

@@ -4,18 +4,24 @@ import numpy as np
 
 from retrieval.features import Candidates
 from retrieval.index import HybridIndex
-from retrieval.keyword import KeywordIndex, tokenize
+from retrieval.keyword import KeywordIndex
 
 
 def gather(
-    index: HybridIndex, keyword: KeywordIndex, query: str, vector: np.ndarray, n: int, *, also: set[str] = frozenset()
+    index: HybridIndex,
+    keyword: KeywordIndex,
+    query: str,
+    vector: np.ndarray,
+    terms: list[str],
+    n: int,
+    *,
+    also: set[str] = frozenset(),
 ) -> Candidates:
     """Both scores for every candidate, so fusion never has to guess a missing one.
 
-    ``also`` names documents whose chunks join the candidates whatever their scores; they come
+    ``terms`` are the query's, from ``tokenize``. ``also`` names documents whose chunks join the candidates whatever their scores; they come
     last, after the ``base`` candidates that the two searches found.
     """
-    terms = tokenize([query])[0]
     all_keyword = keyword.scores(terms)
     dense_ids, dense_scores = index.dense(vector, n)
 

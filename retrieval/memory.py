@@ -1,10 +1,15 @@
 """Feedback memory: past questions and the documents people confirmed or rejected for them.
 
-A new question close to a past one (cosine over a threshold) lends that question's confirmed
-documents a boost growing with the similarity. Rejected documents are penalised only for
-questions closer still (cosine ≥ ``reject_threshold``, by default the same question asked
-again): "not relevant here" says less about a neighbouring question than "relevant here" does.
-A question with no close past question gets nothing, so it is ranked exactly as without the memory.
+A new question close to a past one (similarity over a threshold) lends that question's
+confirmed documents a boost growing with the similarity. Rejected documents are penalised only
+for questions closer still (similarity ≥ ``reject_threshold``, by default the same question
+asked again): "not relevant here" says less about a neighbouring question than "relevant here"
+does. A question with no close past question gets nothing, so it is ranked exactly as without
+the memory.
+
+Similarity mixes the cosine of the question embeddings with the share of stemmed terms the two
+questions have in common: on SciFact, claims that share a relevant abstract also share their
+rare terms (gene and drug names), while claims that only sound alike share few.
 """
 
 from dataclasses import dataclass, field
@@ -20,20 +25,36 @@ class FeedbackMemory:
     """One unit-length embedding per past question."""
     positives: list[list[str]] = field(default_factory=list)
     negatives: list[list[str]] = field(default_factory=list)
+    terms: list[list[str]] = field(default_factory=list)
+    """Each past question's stemmed terms, as the keyword index tokenizes them."""
+
+    def __post_init__(self) -> None:
+        self._term_sets = [frozenset(terms) for terms in self.terms]
 
     def __len__(self) -> int:
         return len(self.positives)
 
     def first(self, count: int) -> "FeedbackMemory":
         """The memory of the first ``count`` questions only."""
-        return FeedbackMemory(self.vectors[:count], self.positives[:count], self.negatives[:count])
+        return FeedbackMemory(self.vectors[:count], self.positives[:count], self.negatives[:count], self.terms[:count])
+
+    def similarities(self, vector: np.ndarray, terms: list[str], *, mix: float) -> np.ndarray:
+        """``mix`` × cosine + (1 − ``mix``) × Jaccard overlap of the terms, for each past question."""
+        cosine = self.vectors @ vector
+        if mix >= 1.0:
+            return cosine
+        asked = frozenset(terms)
+        overlap = np.array([len(asked & past) / max(len(asked | past), 1) for past in self._term_sets], dtype=np.float32)
+        return mix * cosine + (1.0 - mix) * overlap
 
     def boosts(
         self,
         vector: np.ndarray,
+        terms: list[str],
         *,
         threshold: float,
         strength: float,
+        mix: float = 1.0,
         reject_threshold: float = SAME_QUESTION,
         skip: int | None = None,
     ) -> dict[str, float]:
@@ -44,7 +65,7 @@ class FeedbackMemory:
         """
         if not len(self) or strength == 0:
             return {}
-        similarities = self.vectors @ vector
+        similarities = self.similarities(vector, terms, mix=mix)
         if skip is not None:
             similarities[skip] = -1.0
         boosts: dict[str, float] = {}

@@ -29,8 +29,10 @@ def save(ranker: LearnedRanker, folder: Path) -> None:
         "threshold": ranker.threshold,
         "strength": ranker.strength,
         "reject_threshold": ranker.reject_threshold,
+        "mix": ranker.mix,
         "positives": ranker.memory.positives,
         "negatives": ranker.memory.negatives,
+        "terms": ranker.memory.terms,
         "has_model": ranker.model is not None,
         "libraries": {name: version(name) for name in ("scikit-learn", "numpy", "skops")},
     }
@@ -59,8 +61,9 @@ def load(folder: Path) -> LearnedRanker:
         version=params["version"],
         dense_weight=params["dense_weight"],
         model=model,
-        memory=FeedbackMemory(vectors, params["positives"], params["negatives"]),
+        memory=FeedbackMemory(vectors, params["positives"], params["negatives"], params.get("terms", [])),
         threshold=params["threshold"],
         strength=params["strength"],
         reject_threshold=params.get("reject_threshold", SAME_QUESTION),
+        mix=params.get("mix", 1.0),
     )

@@ -19,8 +19,8 @@ class Ranker(Protocol):
     version: str
     dense_weight: float
 
-    def expand(self, vector: np.ndarray) -> set[str]:
-        """Documents that must be candidates for a question with this embedding."""
+    def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
+        """Documents that must be candidates for a question with this embedding and these terms."""
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
         """One score per candidate row of ``matrix``; higher is better."""
@@ -32,7 +32,7 @@ def scored(ranker: Ranker, candidates: Candidates, matrix: np.ndarray) -> tuple[
     Serving and training both rank through here: candidates gathered for more documents than
     this ranker wants are ranked exactly as if gathered for those alone.
     """
-    wanted = ranker.expand(candidates.vector)
+    wanted = ranker.expand(candidates.vector, candidates.terms)
     keep = [i for i in range(len(candidates)) if i < candidates.base or candidates.doc_ids[i] in wanted]
     kept = candidates.take(keep)
     return kept, ranker.score(kept, matrix[keep])
@@ -49,7 +49,7 @@ class FusionRanker:
     dense_weight: float = 0.6
     version: str = "fusion"
 
-    def expand(self, vector: np.ndarray) -> set[str]:
+    def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
         return set()
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
@@ -68,23 +68,25 @@ class LearnedRanker:
     threshold: float = 1.0
     strength: float = 0.0
     reject_threshold: float = SAME_QUESTION
+    mix: float = 1.0
+    """The share of embedding cosine in the memory's question similarity; the rest is shared terms."""
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
-    def _boosts(self, vector: np.ndarray) -> dict[str, float]:
+    def _boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
         return self.memory.boosts(
-            vector, threshold=self.threshold, strength=self.strength, reject_threshold=self.reject_threshold,
-            skip=self.skip,
+            vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
+            reject_threshold=self.reject_threshold, skip=self.skip,
         )
 
-    def expand(self, vector: np.ndarray) -> set[str]:
-        return {doc_id for doc_id, boost in self._boosts(vector).items() if boost > 0}
+    def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
+        return {doc_id for doc_id, boost in self._boosts(vector, terms).items() if boost > 0}
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
         if not len(matrix):
             return np.zeros(0, dtype=np.float32)
         base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
-        boosts = self._boosts(candidates.vector)
+        boosts = self._boosts(candidates.vector, candidates.terms)
         if not boosts:
             return base
         return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)

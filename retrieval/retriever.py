@@ -12,6 +12,7 @@ from retrieval.candidates import gather
 from retrieval.errors import EmptyQuery
 from retrieval.features import features
 from retrieval.index import HybridIndex
+from retrieval.keyword import tokenize
 from retrieval.ranking import FusionRanker, Ranker, scored
 
 
@@ -39,8 +40,9 @@ class HybridRetriever(BaseRetriever):
         if not query.strip():
             raise EmptyQuery()
         keyword = self.index.keyword()
-        vector = self.index.embeddings.encode([query], threads=1)[0]
-        found = gather(self.index, keyword, query, vector, self.candidates, also=self.ranker.expand(vector))
+        vector = self.index.embeddings.encode_questions([query])[0]
+        terms = tokenize([query])[0]
+        found = gather(self.index, keyword, query, vector, terms, self.candidates, also=self.ranker.expand(vector, terms))
         if not len(found):
             return []
         found, scores = scored(self.ranker, found, features(found, keyword))

@@ -74,9 +74,9 @@ class CountingEncoder:
     def __init__(self, embeddings) -> None:
         self.embeddings, self.batches = embeddings, []
 
-    def encode(self, texts):
-        self.batches.append(list(texts))
-        return self.embeddings.encode(texts)
+    def encode_questions(self, questions):
+        self.batches.append(list(questions))
+        return self.embeddings.encode_questions(questions)
 
 
 def test_the_lookup_embeds_the_questions_again_only_when_reviews_change(approved, embeddings) -> None:

@@ -56,7 +56,7 @@ def oracle(db: Database, retriever) -> LearnedRanker:
     from feedback.training import judged_questions
 
     judged = judged_questions(db)
-    vectors = retriever.index.embeddings.encode([j.question for j in judged])
+    vectors = retriever.index.embeddings.encode_questions([j.question for j in judged])
     memory = FeedbackMemory(vectors, [j.positives for j in judged], [j.negatives for j in judged])
     return LearnedRanker("oracle", memory=memory, threshold=0.95, strength=10.0)
 
@@ -122,11 +122,12 @@ def test_saved_ranker_round_trips(tmp_path: Path) -> None:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression().fit(np.random.default_rng(0).random((20, 10)), [0, 1] * 10)
-    memory = FeedbackMemory(np.eye(3, dtype=np.float32), [["a"], [], ["b"]], [[], ["c"], []])
-    ranker_files.save(LearnedRanker("v7", 0.4, model, memory, 0.7, 1.5), tmp_path / "v7")
+    memory = FeedbackMemory(np.eye(3, dtype=np.float32), [["a"], [], ["b"]], [[], ["c"], []], [["x"], ["y", "z"], []])
+    ranker_files.save(LearnedRanker("v7", 0.4, model, memory, 0.7, 1.5, mix=0.5), tmp_path / "v7")
     loaded = ranker_files.load(tmp_path / "v7")
-    assert (loaded.version, loaded.dense_weight, loaded.threshold, loaded.strength) == ("v7", 0.4, 0.7, 1.5)
+    assert (loaded.version, loaded.dense_weight, loaded.threshold, loaded.strength, loaded.mix) == ("v7", 0.4, 0.7, 1.5, 0.5)
     assert loaded.memory.positives == [["a"], [], ["b"]] and loaded.memory.negatives == [[], ["c"], []]
+    assert loaded.memory.terms == [["x"], ["y", "z"], []]
     probe = np.ones((1, 10))
     assert np.allclose(loaded.model.predict_proba(probe), model.predict_proba(probe))
     assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "v7" / "model.skops").is_file()
