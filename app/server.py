@@ -83,8 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(openai_api.router)
     app.add_middleware(SignInLimit, limits=runtime.limits)
     app.include_router(metrics.router(db, settings.metrics_dir))
-    index = cache(lambda: components.open_index(settings))
-    app.include_router(health.router(db, index, components.embeddings(settings)))
+    app.include_router(health.router(db, runtime.index, components.embeddings(settings)))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
