@@ -22,6 +22,7 @@ from chainlit.utils import mount_chainlit  # noqa: E402
 from fastapi import Depends, FastAPI, Request  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
 from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
@@ -53,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
             await sending
         _remove_session_files()
 
-    app = FastAPI(title="groundloop", lifespan=lifespan)
+    app = FastAPIOffline(title="groundloop", lifespan=lifespan)  # /docs and /redoc with their scripts served here
 
     @app.get("/healthz")
     def healthz() -> dict:
