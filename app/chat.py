@@ -26,7 +26,7 @@ from feedback.models import Answer
 from feedback.models import Citation as ShownSource
 from feedback.service import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
-from retrieval.text import normalize
+from retrieval.text import normalize, shorten
 
 log = logging.getLogger(__name__)
 FAILED = "Something went wrong while answering. Please try again; if it keeps happening, tell an administrator."
@@ -35,6 +35,7 @@ MARK, CORRECT = "mark_source", "suggest_correction"
 ASK_SECONDS = 300  # how long a question the chat asks (which source? what should it say?) waits
 TRIES = 3  # bad replies to such a question before the chat gives up asking
 MAX_CORRECTION_CHARS = 10_000
+TITLE_CHARS = 40  # of a source's title on a button
 
 
 @cache
@@ -177,7 +178,7 @@ async def _mark_source(action: cl.Action) -> str:
     if not sources:
         raise NotFound("This answer showed no sources.")
     picked = await _choose("Which source do you want to mark?", [
-        cl.Action(name="source", payload={"rank": s.rank}, label=f"[{s.rank}] {_short(s.title)}") for s in sources
+        cl.Action(name="source", payload={"rank": s.rank}, label=f"[{s.rank}] {shorten(s.title, TITLE_CHARS)}") for s in sources
     ])
     if picked is None:
         return "Nothing was marked: no source was chosen in time."
@@ -287,10 +288,6 @@ def _ranks(text: str, shown: list[int]) -> list[int]:
 
 def _example(shown: list[int]) -> str:
     return ", ".join(str(r) for r in shown[1:3]) if len(shown) > 2 else str(shown[0])
-
-
-def _short(title: str, limit: int = 40) -> str:
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def _signed_in_id() -> str:

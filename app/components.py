@@ -53,8 +53,9 @@ def active_ranker(settings: Settings, db: Database) -> ActiveRanker:
     return ActiveRanker(db, FusionRanker(dense_weight=settings.dense_weight))
 
 
-def chain(settings: Settings) -> Chain:
-    """The chat chain over the settings' collection: the model when configured, else offline."""
+def chain(settings: Settings, index: HybridIndex | None = None) -> Chain:
+    """The chat chain over the given index (else the settings' collection, opened here): the model
+    when configured, else offline."""
     model = embeddings(settings)
     db = database(settings)
     extractive = ExtractiveAnswerer(
@@ -69,7 +70,7 @@ def chain(settings: Settings) -> Chain:
         else extractive
     )
     return Chain(
-        retriever=retriever(settings, open_index(settings)),
+        retriever=retriever(settings, index or open_index(settings)),
         answerer=answerer,
         fallback=extractive,
         grounding=GroundingCheck(

@@ -11,11 +11,12 @@ from langchain_core.documents import Document
 
 from retrieval.embeddings import MiniLMEmbeddings
 from retrieval.keyword import tokenize
-from retrieval.text import sentences
+from retrieval.text import sentences, shorten
 
 CITATION = re.compile(r"\[(\d+)\]")
 _CITATIONS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
 _MIN_CLAIM_WORDS = 5
+QUOTED_CHARS = 80  # of a sentence quoted in a reason
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,10 @@ class GroundingCheck:
         reasons = []
         for (number, text, cites), vector in zip(checked, claim_vectors):
             if not cites and require_citations:
-                reasons.append(f"sentence {number} cites no source: “{_short(text)}”")
+                reasons.append(f"sentence {number} cites no source: “{shorten(text, QUOTED_CHARS)}”")
             elif cites and not any(self._supports(text, vector, sources[n - 1].page_content, source_vectors[n - 1]) for n in cites):
                 named = " ".join(f"[{n}]" for n in cites)
-                reasons.append(f"sentence {number} is not supported by {named}: “{_short(text)}”")
+                reasons.append(f"sentence {number} is not supported by {named}: “{shorten(text, QUOTED_CHARS)}”")
         return reasons
 
     def _supports(self, claim: str, vector: np.ndarray, source: str, source_vectors: np.ndarray) -> bool:
@@ -93,7 +94,3 @@ class GroundingCheck:
 
 def _without_citations(sentence: str) -> str:
     return re.sub(r"\s+([.!?,;:])", r"\1", CITATION.sub("", sentence)).strip()
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

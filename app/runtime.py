@@ -1,5 +1,5 @@
-"""What a running server shares: its settings, and what is built from them once: the chain, the
-feedback database and the rate limits."""
+"""What a running server shares: its settings, and what is built from them once: the index, the
+chain that answers from it, the feedback database and the rate limits."""
 
 from functools import cache
 
@@ -8,6 +8,7 @@ from app.chain import Chain
 from app.limits import RateLimits
 from app.settings import Settings
 from feedback.db import Database
+from retrieval.index import HybridIndex
 
 _settings = Settings()
 
@@ -15,7 +16,7 @@ _settings = Settings()
 def configure(settings: Settings) -> None:
     global _settings
     _settings = settings
-    for built in (chain, database, limits):
+    for built in (index, chain, database, limits):
         built.cache_clear()
 
 
@@ -24,8 +25,15 @@ def settings() -> Settings:
 
 
 @cache
+def index() -> HybridIndex:
+    """The index the chain answers from; readiness checks this one, not a copy. Opened on its own
+    (not through the chain), so Chroma's state is known while the database is down."""
+    return components.open_index(_settings)
+
+
+@cache
 def chain() -> Chain:
-    return components.chain(_settings)
+    return components.chain(_settings, index())
 
 
 @cache

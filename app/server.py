@@ -1,9 +1,7 @@
 """One server: our own routes beside the Chainlit chat, mounted at /chat."""
 
 import asyncio
-import gzip
 import os
-import re
 import secrets
 import shutil
 import time
@@ -21,18 +19,19 @@ import uvicorn  # noqa: E402
 from chainlit.utils import mount_chainlit  # noqa: E402
 from fastapi import Depends, FastAPI, Request  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
+from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
 from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
 from app.limits import SignInLimit  # noqa: E402
+from app.offline_page import OfflinePage  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.service import NotAllowed, NotFound  # noqa: E402
 from retrieval.errors import GroundloopError  # noqa: E402
 
 WORKER_HEALTHCHECK_SECONDS = 120
-_REMOTE_LINK = re.compile(rb'<link[^>]+href="https://[^"]*"[^>]*>\s*')
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
             await sending
         _remove_session_files()
 
-    app = FastAPI(title="groundloop", lifespan=lifespan)
+    app = FastAPIOffline(title="groundloop", lifespan=lifespan)  # /docs and /redoc with their scripts served here
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -63,19 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     def home() -> RedirectResponse:
         return RedirectResponse("/chat/")
 
-    @app.middleware("http")
-    async def offline_page(request: Request, call_next):
-        """Chainlit's page links fonts and KaTeX styles from CDNs; the chat works offline without them."""
-        response = await call_next(request)
-        if not response.headers.get("content-type", "").startswith("text/html"):
-            return response
-        body = b"".join([chunk async for chunk in response.body_iterator])
-        if response.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        body = _REMOTE_LINK.sub(b"", body)
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
-        return Response(body, status_code=response.status_code, headers=headers)
-
+    app.add_middleware(OfflinePage)
     app.include_router(dashboard.router(db, lambda: auth_secret(settings)))
     app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings),
                                      lambda query, k: runtime.chain().retriever.model_copy(update={"k": k}).invoke(query)))
@@ -83,13 +70,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(openai_api.router)
     app.add_middleware(SignInLimit, limits=runtime.limits)
     app.include_router(metrics.router(db, settings.metrics_dir))
-    index = cache(lambda: components.open_index(settings))
-    app.include_router(health.router(db, index, components.embeddings(settings)))
+    app.include_router(health.router(db, runtime.index, components.embeddings(settings)))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
     app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
+    _without_chainlits_path_check()
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()
     return app
@@ -126,6 +113,15 @@ def _remove_session_files() -> None:
 
 def _migrate(settings: Settings) -> None:
     components.database(settings).dispose()
+
+
+def _without_chainlits_path_check() -> None:
+    """Chainlit's mount adds a middleware that refuses paths outside /chat, which its mount never
+    hands it anyway. It is a BaseHTTPMiddleware, which turns a download the browser cut off (a
+    script of the page, a source's file) into a "No response returned." traceback in the log."""
+    from chainlit.server import app as chainlit_app
+
+    chainlit_app.user_middleware = [m for m in chainlit_app.user_middleware if m.cls.__name__ != "ChainlitMiddleware"]
 
 
 def _tell_the_data_layer_who_is_signed_in() -> None:

@@ -32,6 +32,7 @@ from feedback.db import Database
 from feedback.models import Answer, Element, Feedback, Step, Thread, User
 from feedback.service import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
+from retrieval.text import shorten
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +43,10 @@ signed_in: ContextVar[str | None] = ContextVar("groundloop_signed_in", default=N
 MAX_PAGE = 200
 _STEP_COLUMNS = {"id", "threadId", "parentId", "type", "name", "input", "output", "createdAt", "feedback"}
 _ELEMENT_COLUMNS = {"id", "threadId", "forId", "type", "name", "content", "path"}
+ECHO_CHARS = 80
+"""How much of a question is kept where it is only named: the thread's name (Chainlit names a thread
+by its first message, however long) and the run step that answered it (the question's own step keeps
+it whole)."""
 _NOT_KEPT = {"is_shared", "shared_at"}  # groundloop does not share threads: no public link can be made
 
 
@@ -224,8 +229,8 @@ class GroundloopDataLayer(BaseDataLayer):
             raise NotAllowed("A conversation cannot be given to someone else.")
         meta = {k: v for k, v in (metadata or {}).items() if k not in _NOT_KEPT} or None
         await _off_loop(
-            _retrying(service.save_thread), self.db, thread_id=thread_id, user_id=actor.id, name=name, meta=meta,
-            tags=tags,
+            _retrying(service.save_thread), self.db, thread_id=thread_id, user_id=actor.id,
+            name=None if name is None else shorten(" ".join(name.split()), ECHO_CHARS), meta=meta, tags=tags,
         )
 
     async def delete_thread(self, thread_id: str) -> None:
@@ -250,7 +255,7 @@ class GroundloopDataLayer(BaseDataLayer):
         await self._quietly(
             "save a message", _retrying(service.save_step),
             step_id=step["id"], thread_id=step["threadId"], step_type=step.get("type") or "undefined",
-            name=step.get("name") or "", parent_id=step.get("parentId"), input=step.get("input") or "",
+            name=step.get("name") or "", parent_id=step.get("parentId"), input=_kept_input(step),
             output=step.get("output") or "", created_at=_parse_time(step.get("createdAt")),
             data={k: v for k, v in step.items() if k not in _STEP_COLUMNS},
         )
@@ -298,6 +303,11 @@ class GroundloopDataLayer(BaseDataLayer):
 
     async def close(self) -> None:
         """The database belongs to the app, which closes it."""
+
+
+def _kept_input(step: dict) -> str:
+    text = step.get("input") or ""
+    return shorten(text, ECHO_CHARS) if step.get("type") == "run" else text
 
 
 async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

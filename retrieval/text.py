@@ -1,4 +1,4 @@
-"""Text normalisation shared by loading, chunking and keyword indexing."""
+"""Text normalisation shared by loading, chunking and keyword indexing; and shortening for display."""
 
 import re
 import unicodedata
@@ -17,6 +17,12 @@ def normalize(text: str) -> str:
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and "…": where a long text is only
+    named (a button, a thread's name, a reason), not shown."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -318,7 +318,20 @@ def test_the_openapi_spec_documents_the_routes_and_the_key(client):
     assert {"/api/v1/ask", "/api/v1/answers/{answer_id}/feedback", "/api/v1/models", "/v1/chat/completions",
             "/v1/models"} <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_pages_load_everything_from_this_server(live_server, page):
+    """Swagger UI and ReDoc work offline: the page names no other host, and what it names is served."""
+    with urllib.request.urlopen(live_server.url + page, timeout=30) as response:
+        html = response.read().decode()
+    named = re.findall(r'(?:src|href|spec-url)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+
+    assert "://" not in html
+    assert {"/openapi.json", "/static-offline-docs/favicon.png"} <= set(named) and any(n.endswith(".js") for n in named)
+    for path in named:
+        with urllib.request.urlopen(live_server.url + path, timeout=30) as response:
+            assert response.status == 200, path
 
 
 def test_several_workers_need_a_chroma_server(tmp_path):

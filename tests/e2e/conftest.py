@@ -14,12 +14,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from feedback.db import Database
 from retrieval.errors import EmptyQuery
 from tests.openai_stub import OpenAIStub
 
@@ -112,6 +115,7 @@ class Server:
 
     def __init__(self, name: str, data_dir: Path, workdir: Path, **settings: str) -> None:
         self.name = name
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{name}.log"
@@ -153,6 +157,16 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self._log.close()
+
+
+@contextmanager
+def server_db(server: Server) -> Iterator[Database]:
+    """The running server's own SQLite database, read from the test (WAL mode lets both in)."""
+    db = Database(f"sqlite:///{(server.data_dir / 'groundloop.sqlite').resolve()}")
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 _RUNNING: list[Server] = []

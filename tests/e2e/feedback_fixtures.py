@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from feedback.db import Database
 from feedback.models import Answer, Feedback, User
-from tests.e2e.conftest import _RUNNING, GROUNDLOOP, Chat, Server, _env
+from tests.e2e.conftest import _RUNNING, GROUNDLOOP, Chat, Server, _env, server_db
 
 PEOPLE = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dave": "dave-pw"}
 SOCKET_PATH = "/chat/ws/socket.io"
@@ -46,7 +46,6 @@ def start_server(name: str, data_dir: Path, e2e_dir: Path, **settings: str) -> S
     shutil.copytree(data_dir, data)
     add_people(data, e2e_dir, PEOPLE, **settings)
     server = Server(name, data, e2e_dir, **settings)
-    server.data = data
     _RUNNING.append(server)
     return server.wait_ready()
 
@@ -65,10 +64,8 @@ def feedback_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def feedback_db(feedback_server: Server) -> Iterator[Database]:
-    """The server's own database, read from the test (SQLite in WAL mode lets both in)."""
-    db = Database(f"sqlite:///{(feedback_server.data / 'groundloop.sqlite').resolve()}")
-    yield db
-    db.dispose()
+    with server_db(feedback_server) as db:
+        yield db
 
 
 def signed_in(server: Server, name: str, password: str | None = None) -> httpx.Client:

@@ -139,7 +139,7 @@ def test_the_sign_in_secret_is_made_once_and_kept_private(feedback_server: Serve
     from app.server import auth_secret
     from app.settings import Settings
 
-    made = feedback_server.data / "auth_secret"
+    made = feedback_server.data_dir / "auth_secret"
     assert made.stat().st_mode & 0o777 == 0o600 and len(made.read_text()) >= 64  # made by the server's first start
     first = auth_secret(Settings(data_dir=tmp_path / "data"))
     assert auth_secret(Settings(data_dir=tmp_path / "data")) == first  # kept: sign-ins survive a restart

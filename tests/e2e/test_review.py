@@ -16,7 +16,7 @@ from sqlmodel import select
 from feedback import export
 from feedback.db import Database
 from feedback.models import Answer, Feedback, Review
-from tests.e2e.conftest import ASSISTANT, GROUNDLOOP, _env
+from tests.e2e.conftest import ASSISTANT, GROUNDLOOP, _env, server_db
 from tests.e2e.feedback_fixtures import Server, answer_of, sign_in_page, start_server, stop_server, user_id
 
 QUESTION = "What makes green tea bitter?"
@@ -31,7 +31,7 @@ def review_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
     """A server of its own (its verified answers would change other tests' answers), with a reviewer."""
     server = start_server("review", data_dir, e2e_dir)
     promoted = subprocess.run(
-        [str(GROUNDLOOP), "--data-dir", str(server.data), "users", "set-role", REVIEWER, "reviewer"],
+        [str(GROUNDLOOP), "--data-dir", str(server.data_dir), "users", "set-role", REVIEWER, "reviewer"],
         cwd=e2e_dir, env=_env(), capture_output=True, text=True, timeout=120,
     )
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
@@ -39,31 +39,23 @@ def review_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
     stop_server(server)
 
 
-@pytest.fixture(scope="module")
-def review_db(review_server: Server) -> Iterator[Database]:
-    db = Database(f"sqlite:///{(review_server.data / 'groundloop.sqlite').resolve()}")
-    yield db
-    db.dispose()
-
-
-def test_an_approved_correction_is_served_as_the_verified_answer(
-    browser: Browser, review_server: Server, review_db: Database
-) -> None:
+def test_an_approved_correction_is_served_as_the_verified_answer(browser: Browser, review_server: Server) -> None:
     asker, reviewer, later_asker = (browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(3))
-    try:
-        rated = rate_down(asker.new_page(), review_server, review_db)
-        review_in_the_browser(reviewer.new_page(), review_server, review_db, rated)
-        later = sign_in_page(later_asker.new_page(), review_server, "bob")
-        answer = later.ask(LATER)
-        expect(answer).to_contain_text("Verified by a reviewer")
-        expect(answer).to_contain_text(CORRECTED.removesuffix(" [1]."))
-        expect(later.open_source(answer, 1)).to_contain_text(TEA_SOURCE)
-        step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
-        served = answer_of(review_db, step_id)
-        assert served is not None and served.answerer == "verified" and served.user_id == user_id(review_db, "bob")
-    finally:
-        for context in (asker, reviewer, later_asker):
-            context.close()
+    with server_db(review_server) as review_db:
+        try:
+            rated = rate_down(asker.new_page(), review_server, review_db)
+            review_in_the_browser(reviewer.new_page(), review_server, review_db, rated)
+            later = sign_in_page(later_asker.new_page(), review_server, "bob")
+            answer = later.ask(LATER)
+            expect(answer).to_contain_text("Verified by a reviewer")
+            expect(answer).to_contain_text(CORRECTED.removesuffix(" [1]."))
+            expect(later.open_source(answer, 1)).to_contain_text(TEA_SOURCE)
+            step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
+            served = answer_of(review_db, step_id)
+            assert served is not None and served.answerer == "verified" and served.user_id == user_id(review_db, "bob")
+        finally:
+            for context in (asker, reviewer, later_asker):
+                context.close()
 
 
 def rate_down(page: Page, server: Server, db: Database) -> Answer:

@@ -213,6 +213,26 @@ def test_the_thread_list_is_the_persons_own_newest_first(db, layer, alice, bob, 
         run(layer.list_threads(Pagination(first=20), ThreadFilter()))
 
 
+def test_a_pasted_100_kb_first_question_names_its_thread_briefly(db, layer, alice):
+    """Chainlit names a thread by its first message and copies the question into the run step; the
+    thread list shows the start of it, and only the question's own message keeps it whole."""
+    question = "Why is the Nile\n" + "so very " * 12_500  # 100 kB, as if pasted
+    thread, asked, answering = (str(uuid.uuid4()) for _ in range(3))
+
+    async def chat(layer: GroundloopDataLayer) -> None:
+        await layer.update_thread(thread, name=question, user_id=(await layer.get_user(alice.identifier)).id)
+        await layer.create_step(_step(asked, thread, "user_message", "alice", question))
+        await layer.create_step({**_step(answering, thread, "run", "on_message", "", parent=asked), "input": question})
+
+    in_chat(layer, alice, chat)
+    listed = run(layer.list_threads(Pagination(first=20), ThreadFilter(userId=alice.id))).data
+
+    assert [t["name"] for t in listed] == ["Why is the Nile" + " so very" * 8 + "…"]
+    steps = {s["id"]: s for s in run(layer.get_thread(thread), as_user="alice")["steps"]}
+    assert steps[asked]["output"] == question
+    assert steps[answering]["input"] == question[:79].rstrip() + "…"
+
+
 def test_nobody_writes_into_someone_elses_thread(db, layer, alice, bob, talk):
     chat = talk(alice)
     bobs_id = run(layer.get_user("bob")).id
