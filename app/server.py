@@ -28,7 +28,7 @@ from app import api, components, dashboard, health, metrics, openai_api, review,
 from app.limits import SignInLimit  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
-from feedback.service import NotAllowed, NotFound  # noqa: E402
+from feedback.writing import NotAllowed, NotFound  # noqa: E402
 from retrieval.errors import GroundloopError  # noqa: E402
 
 WORKER_HEALTHCHECK_SECONDS = 120

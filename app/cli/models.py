@@ -11,7 +11,7 @@ from retrieval.errors import GroundloopError
 from app import components
 from app.cli.shell import err, out, state
 from app.settings import Settings
-from feedback import registry, service
+from feedback import ranker_versions, registry
 
 commands = typer.Typer()
 group = typer.Typer(help="Rankers learned from feedback: list, activate, roll back.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def retrain(
         return
     err.print(f"Watching for {settings.retrain_after} new feedback events (Ctrl-C stops).")
     while True:
-        if service.feedback_events_since_last_model(db) >= settings.retrain_after:
+        if ranker_versions.feedback_events_since_last_model(db) >= settings.retrain_after:
             try:
                 _retrain_once(settings, db, dry_run=dry_run, force=force)
             except GroundloopError as error:
@@ -58,7 +58,7 @@ def _retrain_once(settings: Settings, db, *, dry_run: bool, force: bool) -> None
 def models_list() -> None:
     """Every version with its held-out metrics, counts and status."""
     table = Table("version", "status", "held-out nDCG@10", "vs active", "questions", "created", "activated")
-    for row in service.model_versions(components.database(state.settings)):
+    for row in ranker_versions.model_versions(components.database(state.settings)):
         table.add_row(
             row.version, row.status, f"{row.metrics.get('held_out_ndcg@10', 0):.4f}",
             f"{row.metrics.get('active_ndcg@10', 0):.4f} ({row.metrics.get('compared_with', '')})",
@@ -71,12 +71,12 @@ def models_list() -> None:
 @group.command("activate")
 def models_activate(version: Annotated[str, typer.Argument(help="A version from `groundloop models list`.")]) -> None:
     """Serve this version from the next question on (running servers too)."""
-    row = service.activate_model(components.database(state.settings), version=version)
+    row = ranker_versions.activate_model(components.database(state.settings), version=version)
     out.print(f"{row.version} is active.")
 
 
 @group.command("rollback")
 def models_rollback() -> None:
     """Serve the version that served before the active one (fusion when there was none)."""
-    previous = service.rollback_model(components.database(state.settings))
+    previous = ranker_versions.rollback_model(components.database(state.settings))
     out.print(f"{previous.version} is active." if previous else "No learned ranker is active: fusion serves.")

@@ -12,7 +12,7 @@ from retrieval.errors import GroundloopError
 
 from app import components
 from app.cli.shell import out, state
-from feedback import service
+from feedback import accounts
 from feedback.models import ROLES
 
 group = typer.Typer(help="The people who may sign in to the chat, and their roles.", no_args_is_help=True)
@@ -36,21 +36,21 @@ def users_add(
     if role not in ROLES:
         raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
     db = components.database(state.settings)
-    if if_missing and service.get_user(db, identifier=name):
+    if if_missing and accounts.get_user(db, identifier=name):
         out.print(f"{name} already exists; nothing changed.", highlight=False, markup=False)
         return
     password = _read_password(password_file) if password_file else typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
     if not password:
         raise GroundloopError("The password is empty.")
-    user = service.add_user(db, identifier=name, role=role, password=password)
+    user = accounts.add_user(db, identifier=name, role=role, password=password)
     out.print(f"Added {user.identifier} ({user.role}).", highlight=False, markup=False)
 
 
 @group.command("list")
 def users_list() -> None:
     """List everyone who may sign in, with their role."""
-    found = service.list_users(components.database(state.settings))
+    found = accounts.list_users(components.database(state.settings))
     if not found:
         out.print("No users yet: add one with [bold]groundloop users add NAME[/].")
         return
@@ -67,21 +67,21 @@ def users_set_role(
     role: Annotated[str, typer.Argument(help=ROLE_HELP)],
 ) -> None:
     """Change what someone may do: user, reviewer or admin."""
-    user = service.set_role(components.database(state.settings), identifier=name, role=role)
+    user = accounts.set_role(components.database(state.settings), identifier=name, role=role)
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
 
 
 @group.command("opt-out")
 def users_opt_out(name: Annotated[str, typer.Argument(help="Who is to be left out of exports.")]) -> None:
     """Leave everything about someone out of every export: their answers, feedback and reviews."""
-    user = service.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=True)
+    user = accounts.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=True)
     out.print(f"{user.identifier} is left out of exports.", highlight=False, markup=False)
 
 
 @group.command("opt-in")
 def users_opt_in(name: Annotated[str, typer.Argument(help="Who may be exported again.")]) -> None:
     """Include someone in exports again (the default)."""
-    user = service.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=False)
+    user = accounts.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=False)
     out.print(f"{user.identifier} is included in exports.", highlight=False, markup=False)
 
 
