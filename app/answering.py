@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from app.chain import Chain, ChainResult, Restart, Token
-from feedback import service
+from feedback import answer_log, chat_history
 from feedback.db import Database
 from feedback.models import Answer
 
@@ -27,7 +27,7 @@ def answer(
     person's is refused), and its earlier questions are the history follow-ups are read against."""
     if thread_id is not None:
         start_thread(db, thread_id=thread_id, user_id=user_id)
-        history = [a.standalone_question for a in service.answers_in_thread(db, thread_id=thread_id)]
+        history = [a.standalone_question for a in chat_history.answers_in_thread(db, thread_id=thread_id)]
     for event in chain.stream(question, list(history)):
         if isinstance(event, ChainResult):
             row = record(db, event, user_id=user_id, thread_id=thread_id)
@@ -38,16 +38,16 @@ def answer(
 
 def start_thread(db: Database, *, thread_id: str, user_id: str) -> None:
     try:
-        service.save_thread(db, thread_id=thread_id, user_id=user_id)
+        chat_history.save_thread(db, thread_id=thread_id, user_id=user_id)
     except IntegrityError:  # started just now elsewhere (on PostgreSQL both inserts can start before either commits)
-        service.save_thread(db, thread_id=thread_id, user_id=user_id)
+        chat_history.save_thread(db, thread_id=thread_id, user_id=user_id)
 
 
 def record(
     db: Database, result: ChainResult, *, user_id: str, thread_id: str | None = None, step_id: str | None = None
 ) -> Answer:
     """The answer exactly as shown, with its sources."""
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question=result.question, standalone_question=result.standalone_question, answer=result.answer,
         answerer=result.answerer, verdict=result.verdict, reasons=result.reasons, timings_ms=result.timings_ms,
         ranker_version=result.ranker_version, citations=result.to_dict()["citations"], user_id=user_id,

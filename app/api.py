@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 from app import answering, prompts, runtime
 from app.deps import ApiKeyDep, refusal, scoped
 from app.questions import clean_question
-from feedback import export, service
+from feedback import answer_log, export, opinions, ranker_versions
 from feedback.db import Database
 from feedback.models import Answer
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 
 MAX_TEXT = 10_000
@@ -150,20 +151,20 @@ def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackReq
     named = [m.n for m in body.sources] + (body.correction.sources if body.correction else [])
     missing = sorted({n for n in named if n not in shown})
     if missing:
-        raise service.NotFound(f"The answer has no source {', '.join(f'[{n}]' for n in missing)}.")
+        raise NotFound(f"The answer has no source {', '.join(f'[{n}]' for n in missing)}.")
     comment = body.comment.strip() if body.comment else None
     saved = []
     if body.thumb is not None:
-        row = service.record_thumb(db, answer_id=answer_id, user_id=user_id, up=body.thumb == "up", comment=comment)
+        row = opinions.record_thumb(db, answer_id=answer_id, user_id=user_id, up=body.thumb == "up", comment=comment)
         saved.append(Saved(kind="thumb", id=row.id))
     elif comment:
-        saved.append(Saved(kind="comment", id=service.record_comment(
+        saved.append(Saved(kind="comment", id=opinions.record_comment(
             db, answer_id=answer_id, user_id=user_id, text=comment).id))
     for mark in body.sources:
-        row = service.record_source_mark(db, answer_id=answer_id, user_id=user_id, rank=mark.n, relevant=mark.relevant)
+        row = opinions.record_source_mark(db, answer_id=answer_id, user_id=user_id, rank=mark.n, relevant=mark.relevant)
         saved.append(Saved(kind="source_mark", id=row.id))
     if body.correction is not None:
-        row = service.record_correction(db, answer_id=answer_id, user_id=user_id, text=body.correction.text,
+        row = opinions.record_correction(db, answer_id=answer_id, user_id=user_id, text=body.correction.text,
                                         ranks=body.correction.sources)
         saved.append(Saved(kind="correction", id=row.id))
     return saved
@@ -174,17 +175,17 @@ def _shown_sources(db: Database, answer_id: str, user_id: str) -> set[int]:
     with db.read() as session:
         answer = session.get(Answer, answer_id)
     if answer is None:
-        raise service.NotFound("No such answer.")
+        raise NotFound("No such answer.")
     if answer.user_id is not None and answer.user_id != user_id:
-        raise service.NotAllowed("That answer was given to someone else.")
-    return {c.rank for c in service.citations_of(db, answer_id=answer_id)}
+        raise NotAllowed("That answer was given to someone else.")
+    return {c.rank for c in answer_log.citations_of(db, answer_id=answer_id)}
 
 
 @router.get("/models", response_model=ModelsResponse)
 def models(_: ApiKeyDep) -> ModelsResponse:
     """The ranker serving answers now, with its held-out metrics, and every version learned so far."""
     try:
-        rows = service.model_versions(runtime.database())
+        rows = ranker_versions.model_versions(runtime.database())
     except GroundloopError as error:
         raise refusal(error) from None
     active = next((row for row in rows if row.status == "active"), None)

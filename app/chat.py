@@ -19,12 +19,12 @@ from app import answering, components, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape
 from app.rendering import render
-from feedback import service
+from feedback import accounts, answer_log, chat_history, opinions
 from feedback.datalayer import GroundloopDataLayer
 from feedback.db import Database, DatabaseUnavailable
 from feedback.models import Answer
 from feedback.models import Citation as ShownSource
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 from retrieval.text import normalize, shorten
 
@@ -56,7 +56,7 @@ def data_layer() -> GroundloopDataLayer:
 async def sign_in(username: str, password: str) -> cl.User | None:
     """People added with `groundloop users add`; their role rides along in the user's metadata."""
     try:
-        user = await asyncio.to_thread(service.authenticate, database(), identifier=username, password=password)
+        user = await asyncio.to_thread(accounts.authenticate, database(), identifier=username, password=password)
     except GroundloopError as error:
         log.error("sign-in failed: %s", error)  # Chainlit's page only says "Unable to sign in"
         return None
@@ -74,8 +74,8 @@ async def resume(thread: ThreadDict) -> None:
     actions back (Chainlit does not store actions)."""
     shown = {step["id"] for step in thread.get("steps", [])}
     try:
-        answers = await asyncio.to_thread(service.answers_in_thread, database(), thread_id=thread["id"])
-        sources = {a.id: await asyncio.to_thread(service.citations_of, database(), answer_id=a.id) for a in answers}
+        answers = await asyncio.to_thread(chat_history.answers_in_thread, database(), thread_id=thread["id"])
+        sources = {a.id: await asyncio.to_thread(answer_log.citations_of, database(), answer_id=a.id) for a in answers}
     except GroundloopError as error:
         log.warning("resuming thread %s without its answers: %s", thread["id"], error)
         answers, sources = [], {}
@@ -192,7 +192,7 @@ async def _mark_source(action: cl.Action) -> str:
     if verdict is None:
         return f"Nothing was marked: no choice for [{rank}] came in time."
     relevant = verdict.get("relevant") is True
-    await asyncio.to_thread(service.record_source_mark, database(), answer_id=answer.id, user_id=_signed_in_id(),
+    await asyncio.to_thread(opinions.record_source_mark, database(), answer_id=answer.id, user_id=_signed_in_id(),
                             rank=rank, relevant=relevant)
     return f"Thanks — marked [{rank}] as {'relevant' if relevant else 'not relevant'}."
 
@@ -210,7 +210,7 @@ async def _suggest_correction(action: cl.Action) -> str:
             f"Which sources support it? Type their numbers, such as {_example(shown)}, or \"none\".",
             lambda reply: _ranks(reply, shown),
         ) or []
-    await asyncio.to_thread(service.record_correction, database(), answer_id=answer.id, user_id=_signed_in_id(),
+    await asyncio.to_thread(opinions.record_correction, database(), answer_id=answer.id, user_id=_signed_in_id(),
                             text=text, ranks=ranks)
     named = f", with {'sources' if len(ranks) > 1 else 'source'} {' '.join(f'[{r}]' for r in ranks)}" if ranks else ""
     return f"Thanks — your correction is saved{named}."
@@ -220,12 +220,12 @@ async def _own_answer(action: cl.Action) -> tuple[Answer, list[ShownSource]]:
     """The answer the action was offered on, if the signed-in person was given it; and its sources."""
     user_id = _signed_in_id()
     step_id = action.payload.get("step_id") if isinstance(action.payload, dict) else None
-    answer = await asyncio.to_thread(service.answer_for_step, database(), step_id=str(step_id))
+    answer = await asyncio.to_thread(answer_log.answer_for_step, database(), step_id=str(step_id))
     if answer is None:
         raise NotFound("That answer was not saved, so there is nothing to mark or correct.")
     if answer.user_id != user_id:
         raise NotAllowed("That answer was given to someone else.")
-    return answer, await asyncio.to_thread(service.citations_of, database(), answer_id=answer.id)
+    return answer, await asyncio.to_thread(answer_log.citations_of, database(), answer_id=answer.id)
 
 
 async def _choose(question: str, options: list[cl.Action]) -> dict | None:

@@ -20,7 +20,7 @@ from app.questions import QuestionTooLong
 from feedback import keys
 from feedback.db import DatabaseUnavailable
 from feedback.keys import InvalidKey, KeyHolder
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError, IndexUnavailable
 
 NO_KEY = "An API key is needed: send Authorization: Bearer <key>."

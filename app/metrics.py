@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from feedback import service, stats, webhooks
+from feedback import ranker_versions, stats, webhooks
 from feedback.db import Database, DatabaseUnavailable
 
 REQUESTS = Counter("groundloop_http_requests", "HTTP requests answered.", ["method", "route", "status"])
@@ -109,7 +109,7 @@ class DatabaseCollector(Collector):
         for kind, n in stats.feedback_by_kind(db).items():
             feedback.add_metric([kind], n)
         yield feedback
-        active = service.active_model(db)
+        active = ranker_versions.active_model(db)
         ranker = GaugeMetricFamily("groundloop_active_ranker_info", "The ranker serving answers (fusion before any "
                                    "was trained).", labels=["version"])
         ranker.add_metric([active.version if active else "fusion"], 1)

@@ -29,10 +29,10 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from app import prompts
-from feedback import export, service
+from feedback import accounts, export, reviews
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 
 PAGE_SIZE = 20
@@ -106,7 +106,7 @@ def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -
                 identifier = jwt.decode(token, secret(), algorithms=["HS256"]).get("identifier")
             except jwt.PyJWTError:
                 identifier = None
-        user = service.get_user(db(), identifier=identifier) if identifier else None
+        user = accounts.get_user(db(), identifier=identifier) if identifier else None
         if user is None:
             raise HTTPException(401, "Sign in first.")
         if user.role not in ("reviewer", "admin"):
@@ -194,7 +194,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         doc_ids = [str(d) for d in form.getlist("doc_ids")]
         doc_ids += str(form.get("extra_doc_ids") or "").replace(",", " ").split()
         await _decided(
-            service.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
+            reviews.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
             text=text if decision == "approved" else None,
             doc_ids=list(dict.fromkeys(doc_ids)) if decision == "approved" else [],
         )
@@ -206,7 +206,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         rank, relevant = str(form.get("rank") or ""), form.get("relevant")
         if not re.fullmatch(r"[0-9]{1,4}", rank) or relevant not in ("yes", "no"):
             raise HTTPException(400, "Choose a source, and relevant or not.")
-        await _decided(service.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
+        await _decided(reviews.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
                        rank=int(rank), relevant=relevant == "yes")
         return RedirectResponse(f"/review/answers/{answer_id}#sources", status_code=303)
 
@@ -214,7 +214,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
 
 
 async def _decided(write: Callable, *args: Any, **kwargs: Any) -> Any:
-    """A service write off the event loop, its refusals as short HTTP errors."""
+    """A feedback write off the event loop, its refusals as short HTTP errors."""
     try:
         return await run_in_threadpool(write, *args, **kwargs)
     except NotFound as error:

@@ -28,7 +28,7 @@ from app.limits import SignInLimit  # noqa: E402
 from app.offline_page import OfflinePage  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
-from feedback.service import NotAllowed, NotFound  # noqa: E402
+from feedback.writing import NotAllowed, NotFound  # noqa: E402
 from retrieval.errors import GroundloopError  # noqa: E402
 
 WORKER_HEALTHCHECK_SECONDS = 120

@@ -1,4 +1,4 @@
-"""Feedback writes under concurrency: sessions writing at once through the service, on SQLite and PostgreSQL.
+"""Feedback writes under concurrency: sessions writing at once through the writers, on SQLite and PostgreSQL.
 
     python -m benchmarks.feedback [--sessions 50] [--writes 20] [--database sqlite --database postgres]
 
@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import func, select
 
-from feedback import migrate, service
+from feedback import accounts, answer_log, migrate, opinions
 from feedback.db import Database
 from feedback.models import Event, Feedback
 from tests import postgres
@@ -58,7 +58,7 @@ def prepare(db: Database, sessions: int) -> list[Session]:
     """People with answers of their own to give feedback on (not timed)."""
     prepared = []
     for s in range(sessions):
-        user = service.add_user(db, identifier=f"person-{s}")
+        user = accounts.add_user(db, identifier=f"person-{s}")
         answers = [_answer(db, user.id, f"question {s}.{a}").id for a in range(ANSWERS_PER_SESSION)]
         prepared.append(Session(user.id, answers))
     return prepared
@@ -71,13 +71,13 @@ def write(db: Database, session: Session, n: int) -> None:
     rank = 1 + n % SOURCES_PER_ANSWER
     who = {"answer_id": answer_id, "user_id": session.user_id}
     if kind == "thumb":
-        service.record_thumb(db, **who, up=n % 2 == 0)
+        opinions.record_thumb(db, **who, up=n % 2 == 0)
     elif kind == "comment":
-        service.record_comment(db, **who, text=f"comment {n}")
+        opinions.record_comment(db, **who, text=f"comment {n}")
     elif kind == "source_mark":
-        service.record_source_mark(db, **who, rank=rank, relevant=n % 2 == 0)
+        opinions.record_source_mark(db, **who, rank=rank, relevant=n % 2 == 0)
     else:
-        service.record_correction(db, **who, text=f"correction {n}", ranks=[rank])
+        opinions.record_correction(db, **who, text=f"correction {n}", ranks=[rank])
 
 
 def run(db: Database, sessions: list[Session], writes: int, *, do: Callable = write) -> Run:
@@ -112,7 +112,7 @@ def run(db: Database, sessions: list[Session], writes: int, *, do: Callable = wr
 
 
 def _answer(db: Database, user_id: str, question: str):
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question=question, standalone_question=question, answer="An answer [1].", answerer="bench",
         verdict="grounded", reasons=[], timings_ms={"total": 1.0}, user_id=user_id,
         citations=[

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import beir_collection, cli
 from app.settings import Settings
-from feedback import registry, service
+from feedback import answer_log, opinions, registry
 from feedback.simulation import simulated_people
 from retrieval.beir import load_split
 from retrieval.evaluation import evaluate
@@ -58,7 +58,7 @@ def retrain_time(settings: Settings, dataset: Path, rows: int) -> tuple[int, flo
     while written < rows:
         qid, text = queries[(written // 6) % len(queries)]
         shown = retriever.invoke(text)
-        answer = service.record_answer(
+        answer = answer_log.record_answer(
             db, question=text, standalone_question=text, answer="", answerer="benchmark", verdict="ok", reasons=[],
             timings_ms={}, user_id=user_id,
             citations=[{"n": d.metadata["rank"], "doc_id": d.metadata["doc_id"], "chunk_id": d.metadata["chunk_id"],
@@ -66,9 +66,9 @@ def retrain_time(settings: Settings, dataset: Path, rows: int) -> tuple[int, flo
                         "similarity": d.metadata["similarity"], "cited": True} for d in shown],
         )
         for d in shown:
-            service.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=d.metadata["rank"],
+            opinions.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=d.metadata["rank"],
                                        relevant=beir.qrels[qid].get(d.metadata["doc_id"], 0) > 0)
-        service.record_thumb(db, answer_id=answer.id, user_id=user_id, up=True)
+        opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=True)
         written += len(shown) + 1
     started = time.perf_counter()
     registry.retrain(db, retriever, settings.data_dir / "rows-rankers", active=FusionRanker(), dry_run=True)

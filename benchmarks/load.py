@@ -34,7 +34,7 @@ from sqlmodel import func, select
 
 from app import components
 from app.settings import Settings
-from feedback import keys, service
+from feedback import accounts, keys
 from feedback.models import Feedback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def prepare(settings: Settings, count: int) -> list[Client]:
     db = components.database(settings)
     made = []
     for n in range(count):
-        user = service.add_user(db, identifier=f"client-{n}")
+        user = accounts.add_user(db, identifier=f"client-{n}")
         made.append(Client(user.id, keys.create_key(db, identifier=user.identifier, scopes="ask,feedback")[1]))
     db.dispose()
     return made

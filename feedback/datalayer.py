@@ -1,7 +1,7 @@
 """Chainlit's data layer over the feedback tables: sign-in users, the thread history, resuming a
 thread, and the thumbs and comments Chainlit's own buttons send.
 
-Every write goes through ``feedback.service`` as the signed-in person, and the service lets only a
+Every write goes through the feedback writers as the signed-in person, and ``chat_history`` lets only a
 thread's owner write to it. Chainlit's feedback routes do not check who owns the answer, so
 ``upsert_feedback`` and ``delete_feedback`` do. Who is signed in comes from the websocket session
 (Chainlit's context) or, in an HTTP route, from ``signed_in``, which the app sets for each request.
@@ -27,10 +27,10 @@ from sqlalchemy import and_, exists, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from feedback import service
+from feedback import accounts, chat_history, opinions
 from feedback.db import Database
 from feedback.models import Answer, Element, Feedback, Step, Thread, User
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 from retrieval.text import shorten
 
@@ -80,7 +80,7 @@ class GroundloopDataLayer(BaseDataLayer):
 
     async def _actor(self) -> User:
         identifier = signed_in.get() or _session_identifier()
-        user = await _off_loop(service.get_user, self.db, identifier=identifier) if identifier else None
+        user = await _off_loop(accounts.get_user, self.db, identifier=identifier) if identifier else None
         if user is None:
             raise NotAllowed("Sign in first.")
         return user
@@ -88,7 +88,7 @@ class GroundloopDataLayer(BaseDataLayer):
     # Users: added with `groundloop users add`, never created at sign-in
 
     async def get_user(self, identifier: str) -> PersistedUser | None:
-        user = await _off_loop(service.get_user, self.db, identifier=identifier)
+        user = await _off_loop(accounts.get_user, self.db, identifier=identifier)
         return _persisted(user) if user else None
 
     async def create_user(self, user: ChainlitUser) -> PersistedUser | None:
@@ -103,7 +103,7 @@ class GroundloopDataLayer(BaseDataLayer):
         if comment and comment == await _off_loop(self._last_comment, answer.id, actor.id):
             comment = None  # the dialog sends the shown comment again with a changed thumb
         thumb = await _off_loop(
-            service.record_thumb, self.db, answer_id=answer.id, user_id=actor.id, up=feedback.value == 1,
+            opinions.record_thumb, self.db, answer_id=answer.id, user_id=actor.id, up=feedback.value == 1,
             comment=comment,
         )
         return thumb.id
@@ -111,7 +111,7 @@ class GroundloopDataLayer(BaseDataLayer):
     async def delete_feedback(self, feedback_id: str) -> bool:
         actor = await self._actor()
         await _off_loop(self._check_thumb_owner, feedback_id, actor)
-        await _off_loop(service.delete_thumb, self.db, feedback_id=feedback_id, user_id=actor.id)
+        await _off_loop(opinions.delete_thumb, self.db, feedback_id=feedback_id, user_id=actor.id)
         return True
 
     def _rateable_answer(self, for_id: str, actor: User) -> Answer:
@@ -229,13 +229,13 @@ class GroundloopDataLayer(BaseDataLayer):
             raise NotAllowed("A conversation cannot be given to someone else.")
         meta = {k: v for k, v in (metadata or {}).items() if k not in _NOT_KEPT} or None
         await _off_loop(
-            _retrying(service.save_thread), self.db, thread_id=thread_id, user_id=actor.id,
+            _retrying(chat_history.save_thread), self.db, thread_id=thread_id, user_id=actor.id,
             name=None if name is None else shorten(" ".join(name.split()), ECHO_CHARS), meta=meta, tags=tags,
         )
 
     async def delete_thread(self, thread_id: str) -> None:
         actor = await self._actor()
-        await _off_loop(service.delete_thread, self.db, thread_id=thread_id, user_id=actor.id)
+        await _off_loop(chat_history.delete_thread, self.db, thread_id=thread_id, user_id=actor.id)
 
     # Steps and elements: written while the person chats, in the websocket session
 
@@ -249,11 +249,11 @@ class GroundloopDataLayer(BaseDataLayer):
 
     @queue_until_user_message()
     async def delete_step(self, step_id: str) -> None:
-        await self._quietly("delete a message", service.delete_step, step_id=step_id)
+        await self._quietly("delete a message", chat_history.delete_step, step_id=step_id)
 
     async def _save_step(self, step: dict) -> None:
         await self._quietly(
-            "save a message", _retrying(service.save_step),
+            "save a message", _retrying(chat_history.save_step),
             step_id=step["id"], thread_id=step["threadId"], step_type=step.get("type") or "undefined",
             name=step.get("name") or "", parent_id=step.get("parentId"), input=_kept_input(step),
             output=step.get("output") or "", created_at=_parse_time(step.get("createdAt")),
@@ -264,7 +264,7 @@ class GroundloopDataLayer(BaseDataLayer):
     async def create_element(self, element: Any) -> None:
         content = element.content if isinstance(element.content, str) else None
         await self._quietly(
-            "save a source", _retrying(service.save_element),
+            "save a source", _retrying(chat_history.save_element),
             element_id=element.id, thread_id=element.thread_id, for_id=element.for_id, element_type=element.type,
             name=element.name or "", content=content,
             data={k: v for k, v in element.to_dict().items() if k not in _ELEMENT_COLUMNS and v is not None},
@@ -273,7 +273,7 @@ class GroundloopDataLayer(BaseDataLayer):
     @queue_until_user_message()
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
         actor = await self._actor()
-        await _off_loop(service.delete_element, self.db, element_id=element_id, user_id=actor.id)
+        await _off_loop(chat_history.delete_element, self.db, element_id=element_id, user_id=actor.id)
 
     async def get_element(self, thread_id: str, element_id: str) -> dict | None:
         return await _off_loop(self._element, thread_id, element_id)

@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from feedback.db import Database
 from feedback.models import ApiKey, User, now
-from feedback.service import NotFound, _log
+from feedback.writing import NotFound, _log
 from retrieval.errors import GroundloopError
 
 SCOPES = ("ask", "feedback", "export")

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedback import service
+from feedback import ranker_versions
 from feedback.db import Database, DatabaseUnavailable
 from feedback.learning import learn
 from feedback.training import judged_questions
@@ -46,7 +46,7 @@ class ActiveRanker:
 
     def __call__(self) -> Ranker:
         try:
-            row = service.active_model(self.db)
+            row = ranker_versions.active_model(self.db)
         except DatabaseUnavailable:
             return self._ranker  # answering matters more than the newest ranker
         if row is None:
@@ -67,13 +67,13 @@ def retrain(
     judged = judged_questions(db)
     if len(judged) < 2:
         raise GroundloopError(f"Not enough feedback to learn from yet: {len(judged)} judged questions, 2 or more needed.")
-    version = f"v{service.model_count(db) + 1}"
+    version = f"v{ranker_versions.model_count(db) + 1}"
     outcome = learn(retriever, judged, version=version, active=active)
     activated = (outcome.better or force) and not dry_run
     if not dry_run:
         path = rankers_dir / version
         ranker_files.save(outcome.ranker, path)
-        service.record_model_version(
+        ranker_versions.record_model_version(
             db,
             version=version,
             path=str(path.resolve()),

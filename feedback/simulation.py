@@ -1,13 +1,13 @@
 """A simulated user and reviewer, judging answers by a benchmark's relevance judgements.
 
 The loop goes through the product's own code: the chain answers (handed in as a function),
-and every answer, mark, thumb and review is written by the service functions, as people's are.
+and every answer, mark, thumb and review is written by the feedback writers, as people's are.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from feedback import service
+from feedback import accounts, answer_log, opinions, reviews
 from feedback.db import Database
 
 USER, REVIEWER = "simulated-user", "simulated-reviewer"
@@ -25,7 +25,7 @@ def simulated_people(db: Database) -> tuple[str, str]:
     """Ids of the simulated user and reviewer, created on first use."""
     ids = []
     for name, role in ((USER, "user"), (REVIEWER, "reviewer")):
-        user = service.get_user(db, identifier=name) or service.add_user(db, identifier=name, role=role)
+        user = accounts.get_user(db, identifier=name) or accounts.add_user(db, identifier=name, role=role)
         ids.append(user.id)
     return ids[0], ids[1]
 
@@ -45,7 +45,7 @@ def give_feedback(
     for qid, question in queries.items():
         result = ask(question)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
-        answer = service.record_answer(
+        answer = answer_log.record_answer(
             db,
             **{key: result[key] for key in ("question", "standalone_question", "answer", "answerer", "verdict",
                                            "reasons", "timings_ms", "citations", "ranker_version")},
@@ -53,13 +53,13 @@ def give_feedback(
         )
         cited = [c for c in result["citations"] if c["cited"]]
         for citation in cited:
-            service.record_source_mark(
+            opinions.record_source_mark(
                 db, answer_id=answer.id, user_id=user_id, rank=citation["n"], relevant=citation["doc_id"] in relevant
             )
         up = any(c["doc_id"] in relevant for c in cited)
-        service.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
+        opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
         if relevant and not relevant.intersection(c["doc_id"] for c in result["citations"]):
-            service.record_review(
+            reviews.record_review(
                 db, answer_id=answer.id, reviewer_id=reviewer_id, decision="approved", text=None, doc_ids=sorted(relevant)
             )
             tally.reviews += 1

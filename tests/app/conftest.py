@@ -6,7 +6,7 @@ import pytest
 
 from app import components
 from app.settings import Settings
-from feedback import keys, service
+from feedback import accounts, keys
 from retrieval.ingest import ingest
 
 
@@ -50,7 +50,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Iterato
     settings = Settings(data_dir=root / "data", chroma_url=None)
     ingest(components.open_index(settings), [corpus], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
     db = components.database(settings)
-    service.add_user(db, identifier="tester", role="admin", password="tester-password")
+    accounts.add_user(db, identifier="tester", role="admin", password="tester-password")
     made = {scopes: keys.create_key(db, identifier="tester", scopes=scopes)[1]
             for scopes in ("ask,feedback,export", "ask", "feedback")}
     db.dispose()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from app import api, openai_api, runtime
 from app.cli import cli
-from feedback import keys, service
+from feedback import accounts, answer_log, keys, opinions, ranker_versions
 from feedback.models import Event
 from tests.app.conftest import SIGN_IN_FAILURES_PER_NAME
 
@@ -56,8 +56,8 @@ def key(db):
     """``key(user, scopes)``: a new key for ``user`` (added when missing) as request headers."""
 
     def make(user: str = "alice", scopes: str = "ask,feedback,export") -> dict[str, str]:
-        if service.get_user(db, identifier=user) is None:
-            service.add_user(db, identifier=user)
+        if accounts.get_user(db, identifier=user) is None:
+            accounts.add_user(db, identifier=user)
         return {"Authorization": f"Bearer {keys.create_key(db, identifier=user, scopes=scopes)[1]}"}
 
     return make
@@ -135,9 +135,9 @@ def test_ask_answers_with_citations_and_records_the_answer_for_its_caller(client
     cited = [c for c in body["citations"] if c["cited"]]
     assert cited and "80 degrees" in cited[0]["text"]
     assert body["verdict"] in ("ok", "flagged") and body["thread_id"] is None
-    stored = service.citations_of(db, answer_id=body["answer_id"])
+    stored = answer_log.citations_of(db, answer_id=body["answer_id"])
     assert [c.rank for c in stored] == [c["n"] for c in body["citations"]]
-    alice = service.get_user(db, identifier="alice")
+    alice = accounts.get_user(db, identifier="alice")
     with db.read() as session:
         from feedback.models import Answer
         assert session.get(Answer, body["answer_id"]).user_id == alice.id
@@ -185,20 +185,20 @@ def test_feedback_is_stored_through_the_chats_writers(client, key, db):
     assert response.status_code == 200, response.text
     assert [s["kind"] for s in response.json()["saved"]] == ["thumb", "source_mark", "correction"]
 
-    stored = {f.kind: f for f in service.feedback_on(db, answer_id=answer["answer_id"])}
+    stored = {f.kind: f for f in opinions.feedback_on(db, answer_id=answer["answer_id"])}
     assert stored["thumb"].value == -1 and stored["comment"].text == "Too short"
     assert stored["source_mark"].value == 1 and stored["source_mark"].doc_ids == [answer["citations"][0]["doc_id"]]
     assert stored["correction"].text == "Green tea wants water at 80 degrees [1]."
 
     again = client.post(f"/api/v1/answers/{answer['answer_id']}/feedback", headers=headers, json={"thumb": "up"})
     assert again.status_code == 200  # a new thumb replaces the old one, as in the chat
-    assert [f.value for f in service.feedback_on(db, answer_id=answer["answer_id"]) if f.kind == "thumb"] == [1]
+    assert [f.value for f in opinions.feedback_on(db, answer_id=answer["answer_id"]) if f.kind == "thumb"] == [1]
 
 
 def test_feedback_refusals_save_nothing(client, key, db):
     headers = key()
     answer_id = ask(client, headers)["answer_id"]
-    shown = len(service.citations_of(db, answer_id=answer_id))
+    shown = len(answer_log.citations_of(db, answer_id=answer_id))
 
     cases = [
         ("no-such-answer", {"thumb": "up"}, headers, 404, "No such answer."),
@@ -213,7 +213,7 @@ def test_feedback_refusals_save_nothing(client, key, db):
     for target, body, who, status, detail in cases:
         response = client.post(f"/api/v1/answers/{target}/feedback", json=body, headers=who)
         assert (response.status_code, response.json()) == (status, {"detail": detail}), body
-    assert service.feedback_on(db, answer_id=answer_id) == []
+    assert opinions.feedback_on(db, answer_id=answer_id) == []
 
 
 # Export
@@ -223,7 +223,7 @@ def test_export_gives_the_clis_files_to_reviewers_and_admins(client, key, db):
     asker = key("alice")
     answer = ask(client, asker)
     client.post(f"/api/v1/answers/{answer['answer_id']}/feedback", json={"thumb": "up"}, headers=asker)
-    service.add_user(db, identifier="rita", role="reviewer")
+    accounts.add_user(db, identifier="rita", role="reviewer")
     reviewer = key("rita", "export")
 
     response = client.get("/api/v1/export", headers=reviewer)
@@ -306,7 +306,7 @@ def test_models_shows_the_active_ranker_and_its_metrics(client, key, db):
     headers = key(scopes="ask")
     assert client.get("/api/v1/models", headers=headers).json() == {"active": "fusion", "metrics": {}, "versions": []}
 
-    service.record_model_version(db, version="v1", path="rankers/v1", active=True,
+    ranker_versions.record_model_version(db, version="v1", path="rankers/v1", active=True,
                                  metrics={"held_out_ndcg@10": 0.81}, counts={"questions": 40})
     body = client.get("/api/v1/models", headers=headers).json()
     assert body["active"] == "v1" and body["metrics"] == {"held_out_ndcg@10": 0.81}

@@ -13,7 +13,7 @@ import app.server  # noqa: F401  (first: it points Chainlit at the project befor
 from app import components, dashboard
 from chainlit.auth import create_jwt
 from chainlit.user import User as ChainlitUser
-from feedback import service
+from feedback import accounts, answer_log, opinions, ranker_versions
 from feedback.models import Feedback, now
 
 SECRET = "test-secret-" + "x" * 40
@@ -27,7 +27,7 @@ def db(settings):
 
 @pytest.fixture
 def people(db):
-    return {name: service.add_user(db, identifier=name, role=role)
+    return {name: accounts.add_user(db, identifier=name, role=role)
             for name, role in [("alice", "user"), ("bob", "user"), ("rita", "reviewer"), ("ada", "admin")]}
 
 
@@ -46,7 +46,7 @@ def client(db, people, monkeypatch):
 
 
 def answer(db, user, *, verdict: str):
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question="Why?", standalone_question="Why?", answer="Because [1].", answerer="extractive",
         verdict=verdict, reasons=[], timings_ms={}, user_id=user.id,
         citations=[{"n": 1, "doc_id": "d", "chunk_id": "c", "title": "T", "source": "s", "score": 1.0,
@@ -79,17 +79,17 @@ def test_the_dashboard_shows_feedback_per_day_the_shares_and_each_rankers_ndcg(c
     alice, bob = people["alice"], people["bob"]
     a1, a2 = answer(db, alice, verdict="ok"), answer(db, bob, verdict="flagged")
     answer(db, alice, verdict="ok")
-    service.record_thumb(db, answer_id=a1.id, user_id=alice.id, up=True)
-    service.record_thumb(db, answer_id=a2.id, user_id=bob.id, up=False)
-    service.record_correction(db, answer_id=a2.id, user_id=bob.id, text="Because of the sun.")
+    opinions.record_thumb(db, answer_id=a1.id, user_id=alice.id, up=True)
+    opinions.record_thumb(db, answer_id=a2.id, user_id=bob.id, up=False)
+    opinions.record_correction(db, answer_id=a2.id, user_id=bob.id, text="Because of the sun.")
     yesterday = now() - timedelta(days=1)
     with db.write() as session:  # alice's thumb was given a day earlier
-        thumb = session.get(Feedback, service.feedback_on(db, answer_id=a1.id)[0].id)
+        thumb = session.get(Feedback, opinions.feedback_on(db, answer_id=a1.id)[0].id)
         thumb.created_at = yesterday
         session.add(thumb)
-    service.record_model_version(db, version="v1", path="r/v1", active=True, metrics={"held_out_ndcg@10": 0.61},
+    ranker_versions.record_model_version(db, version="v1", path="r/v1", active=True, metrics={"held_out_ndcg@10": 0.61},
                                  counts={})
-    service.record_model_version(db, version="v2", path="r/v2", active=True, metrics={"held_out_ndcg@10": 0.68},
+    ranker_versions.record_model_version(db, version="v2", path="r/v2", active=True, metrics={"held_out_ndcg@10": 0.68},
                                  counts={})
     client.sign_in("rita")
 
@@ -124,7 +124,7 @@ def test_before_any_feedback_the_dashboard_says_so(client):
 
 
 def test_the_server_serves_the_dashboard(settings, db):
-    service.add_user(db, identifier="rita", role="reviewer")
+    accounts.add_user(db, identifier="rita", role="reviewer")
     client = TestClient(app.server.create_app(settings))  # no lifespan: nothing to warm up for this
     client.cookies.set("access_token", create_jwt(ChainlitUser(identifier="rita", metadata={})))
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import cli
 from app.settings import Settings
-from feedback import keys, service
+from feedback import accounts, keys
 from feedback.keys import RevokedKey
 from retrieval.errors import GroundloopError
 
@@ -22,7 +22,7 @@ def run(data_dir: Path, *args: str):
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     data = tmp_path / "data"
-    service.add_user(components.database(Settings(data_dir=data)), identifier="ann")
+    accounts.add_user(components.database(Settings(data_dir=data)), identifier="ann")
     return data
 
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import app.server
 from app import components, runtime
 from app.metrics import share_between_workers
-from feedback import service
+from feedback import accounts, answer_log, opinions, ranker_versions
 from tests.conftest import free_port
 
 Samples = dict[tuple[str, frozenset], float]
@@ -25,7 +25,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def record(db, user, *, verdict: str):
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question="How hot for green tea?", standalone_question="How hot for green tea?",
         answer="About 80 degrees [1].", answerer="extractive", verdict=verdict, reasons=[], timings_ms={},
         user_id=user.id, citations=[{"n": 1, "doc_id": "tea", "chunk_id": "c1", "title": "Tea", "source": "tea.txt",
@@ -35,7 +35,7 @@ def record(db, user, *, verdict: str):
 
 def test_metrics_count_requests_chain_stages_and_what_the_database_holds(indexed):
     db = components.database(indexed)
-    alice, bob = (service.add_user(db, identifier=name) for name in ("alice", "bob"))
+    alice, bob = (accounts.add_user(db, identifier=name) for name in ("alice", "bob"))
     with TestClient(app.server.create_app(indexed)) as client:
         before = scrape(client.get("/metrics").text)
         assert value(before, "groundloop_active_ranker_info", version="fusion") == 1
@@ -45,12 +45,12 @@ def test_metrics_count_requests_chain_stages_and_what_the_database_holds(indexed
         assert client.get("/review/answers/some-id").status_code == 401
         runtime.chain().run("How hot should the water be for green tea?")  # as each entry point asks
         ok, flagged = record(db, alice, verdict="ok"), record(db, bob, verdict="flagged")
-        service.record_thumb(db, answer_id=ok.id, user_id=alice.id, up=False)
-        service.record_thumb(db, answer_id=ok.id, user_id=alice.id, up=True)  # replaces the first
-        service.record_thumb(db, answer_id=flagged.id, user_id=bob.id, up=False, comment="Wrong.")
-        service.record_source_mark(db, answer_id=flagged.id, user_id=bob.id, rank=1, relevant=False)
-        service.record_correction(db, answer_id=flagged.id, user_id=bob.id, text="About 80 degrees.")
-        service.record_model_version(db, version="v1", path="rankers/v1", active=True,
+        opinions.record_thumb(db, answer_id=ok.id, user_id=alice.id, up=False)
+        opinions.record_thumb(db, answer_id=ok.id, user_id=alice.id, up=True)  # replaces the first
+        opinions.record_thumb(db, answer_id=flagged.id, user_id=bob.id, up=False, comment="Wrong.")
+        opinions.record_source_mark(db, answer_id=flagged.id, user_id=bob.id, rank=1, relevant=False)
+        opinions.record_correction(db, answer_id=flagged.id, user_id=bob.id, text="About 80 degrees.")
+        ranker_versions.record_model_version(db, version="v1", path="rankers/v1", active=True,
                                      metrics={"held_out_ndcg@10": 0.71}, counts={})
         response = client.get("/metrics")
 

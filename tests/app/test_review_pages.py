@@ -22,7 +22,7 @@ import app.server  # noqa: F401  (first: it points Chainlit at the project befor
 from app import components, review
 from chainlit.auth import create_jwt
 from chainlit.user import User as ChainlitUser
-from feedback import export, service, training
+from feedback import accounts, answer_log, export, opinions, reviews, training
 from feedback.models import Event, Feedback, Review
 
 SECRET = "test-secret-" + "x" * 40
@@ -38,7 +38,7 @@ def db(settings):
 
 @pytest.fixture
 def people(db):
-    return {name: service.add_user(db, identifier=name, role=role, password="pw")
+    return {name: accounts.add_user(db, identifier=name, role=role, password="pw")
             for name, role in [("alice", "user"), ("bob", "user"), ("rita", "reviewer"), ("ada", "admin")]}
 
 
@@ -64,7 +64,7 @@ def client(db, people, settings, monkeypatch):
 
 
 def answer(db, question: str, *, verdict: str = "ok", similarity: float = 0.5, **extra):
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question=question, standalone_question=question, answer=f"An answer to {question} [1].",
         answerer="extractive", verdict=verdict, reasons=["unsupported"] if verdict == "flagged" else [],
         timings_ms={}, citations=[{**SOURCE, "similarity": similarity}], **extra,
@@ -175,16 +175,16 @@ def doubted(db, people):
     """Answers with different reasons for doubt, and two that need no review."""
     flagged = answer(db, "Flagged and weakly retrieved?", verdict="flagged", similarity=0.2)  # 2 + 0.8
     downed = answer(db, "Rated down twice?", similarity=0.9)  # 2 downs + 0.5 comment + 0.1
-    service.record_thumb(db, answer_id=downed.id, user_id=people["alice"].id, up=False, comment="Wrong river.")
-    service.record_thumb(db, answer_id=downed.id, user_id=people["bob"].id, up=False)
+    opinions.record_thumb(db, answer_id=downed.id, user_id=people["alice"].id, up=False, comment="Wrong river.")
+    opinions.record_thumb(db, answer_id=downed.id, user_id=people["bob"].id, up=False)
     commented = answer(db, "Only commented?", similarity=0.5)  # 0.5 + 0.5
-    service.record_comment(db, answer_id=commented.id, user_id=people["alice"].id, text="Hmm.")
+    opinions.record_comment(db, answer_id=commented.id, user_id=people["alice"].id, text="Hmm.")
     corrected = answer(db, "Corrected?", similarity=0.7)  # 1 + 0.3
-    service.record_correction(db, answer_id=corrected.id, user_id=people["bob"].id, text="It is X.", ranks=[1])
+    opinions.record_correction(db, answer_id=corrected.id, user_id=people["bob"].id, text="It is X.", ranks=[1])
     liked = answer(db, "Liked?", similarity=0.1)
-    service.record_thumb(db, answer_id=liked.id, user_id=people["alice"].id, up=True)
+    opinions.record_thumb(db, answer_id=liked.id, user_id=people["alice"].id, up=True)
     reviewed = answer(db, "Flagged but reviewed?", verdict="flagged")
-    service.record_review(db, answer_id=reviewed.id, reviewer_id=people["rita"].id, decision="rejected", text=None,
+    reviews.record_review(db, answer_id=reviewed.id, reviewer_id=people["rita"].id, decision="rejected", text=None,
                           doc_ids=[])
     return {"flagged": flagged, "downed": downed, "commented": commented, "corrected": corrected}
 
@@ -222,7 +222,7 @@ def test_the_queue_is_paged_twenty_at_a_time(client, db) -> None:
 def test_stored_text_is_shown_as_text(client, db, people) -> None:
     evil = '<script>window.pwned=1</script><img src=x onerror="alert(1)">'
     a = answer(db, evil, verdict="flagged")
-    service.record_comment(db, answer_id=a.id, user_id=people["alice"].id, text=evil)
+    opinions.record_comment(db, answer_id=a.id, user_id=people["alice"].id, text=evil)
     client.sign_in("rita")
     for html in (client.get("/review").text, client.get(f"/review/answers/{a.id}").text):
         assert "<script>window" not in html and "<img src=x" not in html
@@ -234,10 +234,10 @@ def test_stored_text_is_shown_as_text(client, db, people) -> None:
 
 def test_the_answer_page_shows_what_people_said_and_prefills_the_latest_correction(client, db, people) -> None:
     a = answer(db, "Where does the Nile flow?", verdict="flagged")
-    service.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=False)
-    service.record_comment(db, answer_id=a.id, user_id=people["bob"].id, text="It flows north.")
-    service.record_correction(db, answer_id=a.id, user_id=people["alice"].id, text="Into the Black Sea.")
-    service.record_correction(db, answer_id=a.id, user_id=people["bob"].id, text="Into the Mediterranean.", ranks=[1])
+    opinions.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=False)
+    opinions.record_comment(db, answer_id=a.id, user_id=people["bob"].id, text="It flows north.")
+    opinions.record_correction(db, answer_id=a.id, user_id=people["alice"].id, text="Into the Black Sea.")
+    opinions.record_correction(db, answer_id=a.id, user_id=people["bob"].id, text="Into the Mediterranean.", ranks=[1])
     client.sign_in("rita")
     html = client.get(f"/review/answers/{a.id}").text
     assert "Where does the Nile flow?" in html and "An answer to Where does the Nile flow? [1]." in html
@@ -249,16 +249,16 @@ def test_the_answer_page_shows_what_people_said_and_prefills_the_latest_correcti
 
 def test_approving_records_the_review_and_serves_the_verified_answer(indexed, monkeypatch) -> None:
     db = components.database(indexed)
-    service.add_user(db, identifier="alice", role="user")
-    rita = service.add_user(db, identifier="rita", role="reviewer")
+    accounts.add_user(db, identifier="alice", role="user")
+    rita = accounts.add_user(db, identifier="rita", role="reviewer")
     chain = components.chain(indexed)
     first = chain.run("Which sea does the Nile flow into?")
-    shown = service.record_answer(
+    shown = answer_log.record_answer(
         db, question=first.question, standalone_question=first.standalone_question, answer=first.answer,
         answerer=first.answerer, verdict=first.verdict, reasons=first.reasons, timings_ms=first.timings_ms,
         citations=first.to_dict()["citations"],
     )
-    service.record_thumb(db, answer_id=shown.id, user_id=service.get_user(db, identifier="alice").id, up=False)
+    opinions.record_thumb(db, answer_id=shown.id, user_id=accounts.get_user(db, identifier="alice").id, up=False)
     site = FastAPI()
     site.include_router(review.router(lambda: db, lambda: SECRET, searcher(indexed)))
     client = TestClient(site)
@@ -294,7 +294,7 @@ def test_the_server_serves_the_review_pages_with_the_chats_sign_in(indexed, monk
     """The real app: the router comes before the Chainlit mount, and a token signed with the
     server's secret (as Chainlit's sign-in makes it) lets a reviewer in."""
     db = components.database(indexed)
-    service.add_user(db, identifier="rita", role="reviewer")
+    accounts.add_user(db, identifier="rita", role="reviewer")
     site = app.server.create_app(indexed)
     paths = [getattr(getattr(route, "original_router", route), "prefix", None) or getattr(route, "path", "")
              for route in site.routes]
@@ -372,8 +372,8 @@ def test_a_reviewers_mark_is_stored_shown_and_counted_as_a_strong_label(client, 
 
 def test_each_download_is_an_attachment_of_the_export(client, db, people) -> None:
     a = answer(db, "Where does the Nile flow?", verdict="flagged", user_id=people["alice"].id)
-    service.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=True)
-    service.record_review(db, answer_id=a.id, reviewer_id=people["rita"].id, decision="approved",
+    opinions.record_source_mark(db, answer_id=a.id, user_id=people["alice"].id, rank=1, relevant=True)
+    reviews.record_review(db, answer_id=a.id, reviewer_id=people["rita"].id, decision="approved",
                           text="North, into the Mediterranean [1].", doc_ids=["doc-nile"])
     client.sign_in("ada")
     files = {}
@@ -393,7 +393,7 @@ def test_each_download_is_an_attachment_of_the_export(client, db, people) -> Non
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     assert client.get("/review/export", params={"format": "jsonl", "since": str(tomorrow)}).content == b""
 
-    service.set_export_opt_out(db, identifier="alice", opted_out=True)
+    accounts.set_export_opt_out(db, identifier="alice", opted_out=True)
     assert client.get("/review/export", params={"format": "csv"}).text.splitlines()[1:] == []
 
 

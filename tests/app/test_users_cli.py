@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import cli
 from app.settings import Settings
-from feedback import service
+from feedback import accounts, answer_log
 from feedback.models import Event
 from retrieval.errors import GroundloopError
 
@@ -32,7 +32,7 @@ def ok(data_dir: Path, *args: str, input: str | None = None) -> str:
 
 def signs_in(data_dir: Path, name: str, password: str) -> str | None:
     """The role of the person who signs in with these details; None when they cannot."""
-    user = service.authenticate(components.database(Settings(data_dir=data_dir)), identifier=name, password=password)
+    user = accounts.authenticate(components.database(Settings(data_dir=data_dir)), identifier=name, password=password)
     return user.role if user else None
 
 
@@ -77,8 +77,8 @@ def test_opt_out_leaves_someone_out_of_exports_until_they_opt_in(tmp_path: Path)
     data = tmp_path / "data"
     ok(data, "add", "ann", "--password-file", "-", input="pw")
     db = components.database(Settings(data_dir=data))
-    ann = service.get_user(db, identifier="ann")
-    service.record_answer(db, question="Ann asks?", standalone_question="Ann asks?", answer="An answer.",
+    ann = accounts.get_user(db, identifier="ann")
+    answer_log.record_answer(db, question="Ann asks?", standalone_question="Ann asks?", answer="An answer.",
                           answerer="extractive", verdict="ok", reasons=[], timings_ms={}, citations=[], user_id=ann.id)
 
     def exported() -> list[str]:
@@ -116,7 +116,7 @@ def test_bad_input_is_refused_with_a_short_message_and_changes_nothing(tmp_path:
     result = users(data, *args, input="pw")
     assert result.exit_code != 0
     assert isinstance(result.exception, GroundloopError) and message in str(result.exception)
-    assert [(u.identifier, u.role) for u in service.list_users(components.database(Settings(data_dir=data)))] == [
+    assert [(u.identifier, u.role) for u in accounts.list_users(components.database(Settings(data_dir=data)))] == [
         ("ann", "user")]
 
 

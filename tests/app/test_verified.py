@@ -5,14 +5,14 @@ import pytest
 from app import components
 from app.chain import ChainResult, Token
 from app.rendering import render
-from feedback import service
+from feedback import accounts, answer_log, reviews
 from feedback.verified import VerifiedAnswers, verified_answers
 
 CORRECTED = "The Nile flows north and empties into the Mediterranean Sea through its delta."
 
 
 def record(db, result: ChainResult):
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question=result.question, standalone_question=result.standalone_question, answer=result.answer,
         answerer=result.answerer, verdict=result.verdict, reasons=result.reasons, timings_ms=result.timings_ms,
         citations=result.to_dict()["citations"],
@@ -26,9 +26,9 @@ def approved(indexed):
     db = components.database(indexed)
     first = chain.run("Which sea does the Nile flow into?")
     answer = record(db, first)
-    reviewer = service.add_user(db, identifier="rita", role="reviewer")
+    reviewer = accounts.add_user(db, identifier="rita", role="reviewer")
     rivers = first.citations[0].doc_id
-    service.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="approved", text=CORRECTED,
+    reviews.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="approved", text=CORRECTED,
                           doc_ids=[rivers])
     return chain, db, answer, reviewer, rivers
 
@@ -56,7 +56,7 @@ def test_a_different_question_is_answered_as_usual(approved) -> None:
 def test_a_later_rejection_withdraws_the_verified_answer(approved) -> None:
     chain, db, answer, reviewer, _ = approved
     assert chain.run("Into which sea does the Nile flow?").verified
-    service.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="rejected", text=None, doc_ids=[])
+    reviews.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="rejected", text=None, doc_ids=[])
     assert verified_answers(db) == []
     result = chain.run("Into which sea does the Nile flow?")
     assert not result.verified and result.answerer == "extractive"
@@ -65,8 +65,8 @@ def test_a_later_rejection_withdraws_the_verified_answer(approved) -> None:
 def test_approval_without_text_verifies_nothing(indexed) -> None:
     db = components.database(indexed)
     answer = record(db, components.chain(indexed).run("Which sea does the Nile flow into?"))
-    reviewer = service.add_user(db, identifier="rita", role="admin")
-    service.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="approved", text="  ", doc_ids=[])
+    reviewer = accounts.add_user(db, identifier="rita", role="admin")
+    reviews.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="approved", text="  ", doc_ids=[])
     assert verified_answers(db) == []
 
 
@@ -87,7 +87,7 @@ def test_the_lookup_embeds_the_questions_again_only_when_reviews_change(approved
     assert lookup.find("Which sea does the Nile flow into?") is not None
     assert len(encoder.batches) == 3  # the verified questions once, then each asked question
     assert lookup.find("How is green tea brewed?") is None
-    service.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="rejected", text=None, doc_ids=[])
+    reviews.record_review(db, answer_id=answer.id, reviewer_id=reviewer.id, decision="rejected", text=None, doc_ids=[])
     assert lookup.find("Into which sea does the Nile flow?") is None
 
 
@@ -106,9 +106,9 @@ def test_sources_no_longer_indexed_are_left_out_and_each_document_shown_once(ind
     chain, db = components.chain(indexed), components.database(indexed)
     first = chain.run("Which sea does the Nile flow into?")
     tea = chain.run("At what temperature is green tea steeped?").citations[0].doc_id
-    reviewer = service.add_user(db, identifier="rita", role="reviewer")
+    reviewer = accounts.add_user(db, identifier="rita", role="reviewer")
     rivers = first.citations[0].doc_id
-    service.record_review(db, answer_id=record(db, first).id, reviewer_id=reviewer.id, decision="approved",
+    reviews.record_review(db, answer_id=record(db, first).id, reviewer_id=reviewer.id, decision="approved",
                           text=CORRECTED, doc_ids=[rivers, "deleted-doc", rivers, tea])
     result = chain.run("Into which sea does the Nile flow?")
     assert result.verified and [(c.n, c.doc_id) for c in result.citations] == [(1, rivers), (2, tea)]

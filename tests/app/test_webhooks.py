@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import app.server
 from app import components
 from app.cli import cli
-from feedback import service, webhooks
+from feedback import accounts, answer_log, opinions, webhooks
 from retrieval.errors import GroundloopError
 from tests.webhook_receiver import WebhookReceiver
 
@@ -28,8 +28,8 @@ def with_webhooks(settings, receiver: WebhookReceiver):
 
 
 def rated_answer(db):
-    alice = service.add_user(db, identifier="alice")
-    answer = service.record_answer(
+    alice = accounts.add_user(db, identifier="alice")
+    answer = answer_log.record_answer(
         db, question="How hot for green tea?", standalone_question="How hot for green tea?",
         answer="About 80 degrees [1].", answerer="extractive", verdict="ok", reasons=[], timings_ms={},
         user_id=alice.id, citations=[],
@@ -43,7 +43,7 @@ def test_a_failed_delivery_is_retried_and_arrives_signed(indexed):
     with WebhookReceiver(SECRET) as receiver:
         receiver.answers = [500]
         with TestClient(app.server.create_app(with_webhooks(indexed, receiver))):
-            thumb = service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
+            thumb = opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
             failed, delivered = receiver.wait_for(2)
 
     assert failed.body == delivered.body and failed.signature_ok and delivered.signature_ok
@@ -66,8 +66,8 @@ def test_what_was_not_delivered_before_a_restart_is_sent_after_it(indexed):
         settings = with_webhooks(indexed, receiver)
         receiver.answers = [503] * 1000  # down for as long as the first server runs
         with TestClient(app.server.create_app(settings)):
-            service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False)
-            service.record_comment(db, answer_id=answer.id, user_id=alice.id, text="Too hot.")
+            opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False)
+            opinions.record_comment(db, answer_id=answer.id, user_id=alice.id, text="Too hot.")
             receiver.wait_for(2)
         assert {row.status for row in webhooks.deliveries(db)} == {"pending"}
         receiver.answers = []
@@ -92,7 +92,7 @@ def test_webhooks_without_a_secret_are_refused(settings):
 def test_the_command_delivers_what_is_due_and_retries_what_failed(settings, monkeypatch):
     db = components.database(settings)
     alice, answer = rated_answer(db)
-    service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
+    opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
     with WebhookReceiver(SECRET) as receiver:
         monkeypatch.setenv("GROUNDLOOP_WEBHOOK_URLS", receiver.url)
         monkeypatch.setenv("GROUNDLOOP_WEBHOOK_SECRET", SECRET)

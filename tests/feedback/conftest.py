@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from feedback import migrate, service
+from feedback import accounts, answer_log, migrate
 from feedback.db import Database
 from feedback.models import Answer, User
 from tests import postgres
@@ -52,12 +52,12 @@ def db(blank_db: Database) -> Database:
 
 @pytest.fixture
 def alice(db: Database) -> User:
-    return service.add_user(db, identifier="alice")
+    return accounts.add_user(db, identifier="alice")
 
 
 @pytest.fixture
 def bob(db: Database) -> User:
-    return service.add_user(db, identifier="bob")
+    return accounts.add_user(db, identifier="bob")
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def make_answer(db: Database) -> Callable[..., Answer]:
     """Record an answer that showed ``sources`` sources, [1] citing doc-1 and so on."""
 
     def make(user: User | None, sources: int = 3, question: str = "Why is the sky blue?") -> Answer:
-        return service.record_answer(
+        return answer_log.record_answer(
             db, question=question, standalone_question=question, answer="Rayleigh scattering [1].",
             answerer="extractive", verdict="grounded", reasons=[], timings_ms={"total": 12.5},
             user_id=user.id if user else None,

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from benchmarks import feedback as workload
-from feedback import migrate, service
+from feedback import accounts, answer_log, migrate, opinions
 from feedback.db import Database
 from feedback.models import Event, Feedback
 
@@ -36,9 +36,9 @@ def test_concurrent_clicks_by_one_person_leave_one_current_signal(db, alice, mak
     def click(db, session, n):
         who = {"answer_id": session.answer_ids[n], "user_id": session.user_id}
         if kind == "thumb":
-            service.record_thumb(db, **who, up=n % 2 == 0)
+            opinions.record_thumb(db, **who, up=n % 2 == 0)
         else:
-            service.record_source_mark(db, **who, rank=1, relevant=n % 2 == 0)
+            opinions.record_source_mark(db, **who, rank=1, relevant=n % 2 == 0)
 
     result = workload.run(db, [workload.Session(alice.id, answers)] * 8, writes=10, do=click)
 
@@ -52,12 +52,12 @@ def test_concurrent_clicks_by_one_person_leave_one_current_signal(db, alice, mak
 
 CHILD = """
 import sys
-from feedback import service
+from feedback import opinions
 from feedback.db import Database
 
 db = Database(sys.argv[1])
 for n in range(10_000):
-    row = service.record_comment(db, answer_id=sys.argv[2], user_id=sys.argv[3], text=f"comment {n}")
+    row = opinions.record_comment(db, answer_id=sys.argv[2], user_id=sys.argv[3], text=f"comment {n}")
     print(row.id, flush=True)
 """
 
@@ -67,8 +67,8 @@ def test_a_killed_writer_keeps_what_it_acknowledged(tmp_path):
     path = tmp_path / "feedback.db"
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db)
-    user = service.add_user(db, identifier="alice")
-    answer = service.record_answer(
+    user = accounts.add_user(db, identifier="alice")
+    answer = answer_log.record_answer(
         db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
         reasons=[], timings_ms={}, citations=[], user_id=user.id,
     )

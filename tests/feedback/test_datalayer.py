@@ -18,11 +18,11 @@ from chainlit.types import Pagination, ThreadFilter
 from chainlit.utils import utc_now
 from sqlmodel import select
 
-from feedback import service
+from feedback import accounts, answer_log, opinions
 from feedback.datalayer import GroundloopDataLayer, signed_in
 from feedback.db import Database, DatabaseUnavailable
 from feedback.models import Answer, Element, Event, Feedback, Step, Thread, User
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 
 UNREACHABLE = "postgresql+psycopg://groundloop@127.0.0.1:1/nothing"  # nothing listens on port 1
 
@@ -75,7 +75,7 @@ class Conversation:
                 ))
 
         in_chat(layer, user, chat)
-        self.answer = service.record_answer(
+        self.answer = answer_log.record_answer(
             db, question=question, standalone_question=question, answer="About 6,650 km [1].", answerer="extractive",
             verdict="ok", reasons=[], timings_ms={}, user_id=user.id, thread_id=self.thread, step_id=self.reply,
             citations=[{"n": n, "doc_id": f"doc-{n}", "chunk_id": f"doc-{n}#0", "title": f"Doc {n}", "source": "x.md",
@@ -103,12 +103,12 @@ def talk(db: Database, layer: GroundloopDataLayer):
 
 
 def test_users_are_those_added_with_their_role(db, layer, alice):
-    service.set_role(db, identifier="alice", role="reviewer")
+    accounts.set_role(db, identifier="alice", role="reviewer")
     user = run(layer.get_user("alice"))
     assert (user.id, user.identifier, user.metadata) == (alice.id, "alice", {"role": "reviewer"})
     assert run(layer.get_user("mallory")) is None
     assert run(layer.create_user(cl.User(identifier="mallory"))) is None  # sign-in never creates people
-    assert [u.identifier for u in service.list_users(db)] == ["alice"]
+    assert [u.identifier for u in accounts.list_users(db)] == ["alice"]
 
 
 def test_a_resumed_thread_has_its_messages_sources_and_thumb(db, layer, alice, talk):
@@ -150,13 +150,13 @@ def test_thumbs_and_comments_reach_the_answer(db, layer, alice, talk):
     again = run(layer.upsert_feedback(ChainlitFeedback(forId=chat.reply, value=1)), as_user="alice")  # by message id
 
     assert down == up == again
-    kinds = sorted((f.kind, f.value, f.text) for f in service.feedback_on(db, answer_id=chat.answer.id))
+    kinds = sorted((f.kind, f.value, f.text) for f in opinions.feedback_on(db, answer_id=chat.answer.id))
     assert kinds == [("comment", None, "Wrong river."), ("thumb", 1, None)]
     shown = run(layer.get_thread(chat.thread))["steps"][1]["feedback"]
     assert (shown["value"], shown["comment"]) == (1, None)  # the comment went with the earlier thumb
 
     assert run(layer.delete_feedback(up), as_user="alice") is True
-    assert [f.kind for f in service.feedback_on(db, answer_id=chat.answer.id)] == ["comment"]
+    assert [f.kind for f in opinions.feedback_on(db, answer_id=chat.answer.id)] == ["comment"]
     assert run(layer.get_thread(chat.thread))["steps"][1]["feedback"] is None
 
 
@@ -175,7 +175,7 @@ def test_only_answers_can_be_rated_and_only_when_signed_in(layer, alice, talk):
 def test_nobody_rates_comments_on_or_deletes_feedback_on_someone_elses_answer(db, layer, alice, bob, talk):
     chat = talk(alice)
     thumb = run(layer.upsert_feedback(ChainlitFeedback(forId=chat.run, value=1, comment="Good.")), as_user="alice")
-    before = sorted((f.id, f.kind, f.value, f.text) for f in service.feedback_on(db, answer_id=chat.answer.id))
+    before = sorted((f.id, f.kind, f.value, f.text) for f in opinions.feedback_on(db, answer_id=chat.answer.id))
 
     for for_id in (chat.run, chat.reply):
         with pytest.raises(NotAllowed, match="That answer is in someone else's conversation."):
@@ -185,7 +185,7 @@ def test_nobody_rates_comments_on_or_deletes_feedback_on_someone_elses_answer(db
     with pytest.raises(NotFound, match="No such rating."):
         run(layer.delete_feedback(str(uuid.uuid4())), as_user="bob")
 
-    after = sorted((f.id, f.kind, f.value, f.text) for f in service.feedback_on(db, answer_id=chat.answer.id))
+    after = sorted((f.id, f.kind, f.value, f.text) for f in opinions.feedback_on(db, answer_id=chat.answer.id))
     assert after == before
     assert not rows(db, Feedback, Feedback.user_id == bob.id)
 

@@ -14,17 +14,17 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import cli
 from app.settings import Settings
-from feedback import export, service, training
+from feedback import accounts, answer_log, export, opinions, reviews, training
 from feedback.db import Database
 from feedback.models import Answer, User
-from feedback.service import NotAllowed, NotFound
+from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 
 runner = CliRunner()
 
 
 def opt_out(db: Database, user: User) -> None:
-    service.set_export_opt_out(db, identifier=user.identifier, opted_out=True)
+    accounts.set_export_opt_out(db, identifier=user.identifier, opted_out=True)
 
 
 def backdate(db: Database, answer: Answer, when: datetime) -> None:
@@ -35,21 +35,21 @@ def backdate(db: Database, answer: Answer, when: datetime) -> None:
 
 
 def reviewer(db: Database, name: str = "rita"):
-    return service.add_user(db, identifier=name, role="reviewer")
+    return accounts.add_user(db, identifier=name, role="reviewer")
 
 
 def review(db: Database, answer: Answer, who: User, decision: str = "approved", text: str | None = None,
            doc_ids: list[str] = ()) -> None:
-    service.record_review(db, answer_id=answer.id, reviewer_id=who.id, decision=decision, text=text,
+    reviews.record_review(db, answer_id=answer.id, reviewer_id=who.id, decision=decision, text=text,
                           doc_ids=list(doc_ids))
 
 
 def test_a_row_holds_the_answer_its_sources_feedback_and_review_with_provenance(db, alice, make_answer) -> None:
     rita = reviewer(db)
     answer = make_answer(alice)
-    service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False, comment="Too short.")
-    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=2, relevant=True)
-    service.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Blue light scatters most [2].",
+    opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False, comment="Too short.")
+    opinions.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=2, relevant=True)
+    opinions.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Blue light scatters most [2].",
                               ranks=[2])
     review(db, answer, rita, text="Shorter blue light scatters more [2].", doc_ids=["doc-2"])
 
@@ -70,18 +70,18 @@ def test_a_row_holds_the_answer_its_sources_feedback_and_review_with_provenance(
 
 
 def test_opted_out_people_and_secrets_never_leave(db, alice, bob, make_answer, tmp_path: Path) -> None:
-    service.set_password(db, identifier="alice", password="correct horse battery")
-    carol = service.add_user(db, identifier="carol@example.org")
+    accounts.set_password(db, identifier="alice", password="correct horse battery")
+    carol = accounts.add_user(db, identifier="carol@example.org")
     quiet_reviewer = reviewer(db, "quinn")
     kept = make_answer(alice, question="What is kept?")
     hidden = make_answer(bob, question="What does bob ask?")
-    service.record_correction(db, answer_id=hidden.id, user_id=bob.id, text="Bob's private words.")
+    opinions.record_correction(db, answer_id=hidden.id, user_id=bob.id, text="Bob's private words.")
     review(db, hidden, quiet_reviewer, text="Approved words.")
     anonymous = make_answer(None, question="Who asked anonymously?")
-    service.record_thumb(db, answer_id=anonymous.id, user_id=bob.id, up=True, comment="Bob was here.")
-    service.record_source_mark(db, answer_id=anonymous.id, user_id=bob.id, rank=1, relevant=True)
+    opinions.record_thumb(db, answer_id=anonymous.id, user_id=bob.id, up=True, comment="Bob was here.")
+    opinions.record_source_mark(db, answer_id=anonymous.id, user_id=bob.id, rank=1, relevant=True)
     mailed = make_answer(carol, question="Whose address is this?")
-    service.record_thumb(db, answer_id=mailed.id, user_id=carol.id, up=True)
+    opinions.record_thumb(db, answer_id=mailed.id, user_id=carol.id, up=True)
     review(db, kept, quiet_reviewer, doc_ids=["doc-3"])
     opt_out(db, bob)
     opt_out(db, quiet_reviewer)
@@ -109,7 +109,7 @@ def test_opted_out_people_and_secrets_never_leave(db, alice, bob, make_answer, t
 
 def test_parquet_and_csv_read_back_as_the_rows(db, alice, bob, make_answer, tmp_path: Path) -> None:
     answer = make_answer(alice)
-    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=3, relevant=False)
+    opinions.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=3, relevant=False)
     review(db, answer, reviewer(db), decision="rejected")
     make_answer(bob, sources=0)  # empty lists and missing values must keep their types
     rows = export.answer_rows(db)
@@ -143,18 +143,18 @@ def check_chat_format(lines: list[str]) -> None:
 def test_chat_examples_take_the_corrected_or_approved_answer(db, alice, make_answer) -> None:
     rita = reviewer(db)
     edited = make_answer(alice, question="edited?")
-    service.record_correction(db, answer_id=edited.id, user_id=alice.id, text="Alice's version.")
+    opinions.record_correction(db, answer_id=edited.id, user_id=alice.id, text="Alice's version.")
     review(db, edited, rita, text="Rita's version.")
     corrected = make_answer(alice, question="corrected?")
-    service.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="First try.")
-    service.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="Second try.")
+    opinions.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="First try.")
+    opinions.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="Second try.")
     review(db, corrected, rita)
     as_is = make_answer(alice, question="as is?")
     review(db, as_is, rita)
     unreviewed = make_answer(alice, question="unreviewed?")
-    service.record_correction(db, answer_id=unreviewed.id, user_id=alice.id, text="Nobody checked this.")
+    opinions.record_correction(db, answer_id=unreviewed.id, user_id=alice.id, text="Nobody checked this.")
     rejected = make_answer(alice, question="rejected?")
-    service.record_correction(db, answer_id=rejected.id, user_id=alice.id, text="Wrong.")
+    opinions.record_correction(db, answer_id=rejected.id, user_id=alice.id, text="Wrong.")
     review(db, rejected, rita, decision="rejected")
     make_answer(alice, question="untouched?")
 
@@ -176,10 +176,10 @@ def test_preference_pairs_prefer_the_correction_to_the_original(db, alice, make_
     changed = make_answer(alice, question="changed?")
     review(db, changed, rita, text="The better answer [1].")
     same = make_answer(alice, question="same?")
-    service.record_correction(db, answer_id=same.id, user_id=alice.id, text="  Rayleigh   scattering [1]. ")
+    opinions.record_correction(db, answer_id=same.id, user_id=alice.id, text="  Rayleigh   scattering [1]. ")
     review(db, same, rita)
     corrected = make_answer(alice, question="corrected only?")
-    service.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="Alice knows better.")
+    opinions.record_correction(db, answer_id=corrected.id, user_id=alice.id, text="Alice knows better.")
 
     [pair] = export.preference_pairs(db)
     assert pair | {"created_at": None} == {
@@ -205,21 +205,21 @@ def test_since_and_status_filter_by_answer_day_and_newest_review(db, alice, make
 
 
 def test_qrels_count_each_persons_newest_mark_and_trust_reviewers(db, alice, bob, make_answer) -> None:
-    carl, dora = (service.add_user(db, identifier=name) for name in ("carl", "dora"))
+    carl, dora = (accounts.add_user(db, identifier=name) for name in ("carl", "dora"))
     rita = reviewer(db)
     mine = make_answer(alice, question="Why is the sky blue?")
-    service.record_source_mark(db, answer_id=mine.id, user_id=alice.id, rank=1, relevant=True)
+    opinions.record_source_mark(db, answer_id=mine.id, user_id=alice.id, rank=1, relevant=True)
     again = make_answer(alice, question="why is the sky blue")  # the same question: alice changes her mind
-    service.record_source_mark(db, answer_id=again.id, user_id=alice.id, rank=1, relevant=False)
-    service.record_source_mark(db, answer_id=again.id, user_id=alice.id, rank=2, relevant=True)
+    opinions.record_source_mark(db, answer_id=again.id, user_id=alice.id, rank=1, relevant=False)
+    opinions.record_source_mark(db, answer_id=again.id, user_id=alice.id, rank=2, relevant=True)
     for person, relevant in ((bob, True), (carl, True), (dora, False)):  # two against one: relevant
         theirs = make_answer(person, question="Why is the sky blue")
-        service.record_source_mark(db, answer_id=theirs.id, user_id=person.id, rank=3, relevant=relevant)
+        opinions.record_source_mark(db, answer_id=theirs.id, user_id=person.id, rank=3, relevant=relevant)
     tied = make_answer(bob, question="Why is the sky blue?")
-    service.record_source_mark(db, answer_id=tied.id, user_id=bob.id, rank=1, relevant=True)  # 1 against alice's 1
+    opinions.record_source_mark(db, answer_id=tied.id, user_id=bob.id, rank=1, relevant=True)  # 1 against alice's 1
     review(db, tied, rita, doc_ids=["doc-9"])
     hopeless = make_answer(carl, question="Is anything relevant?")
-    service.record_source_mark(db, answer_id=hopeless.id, user_id=carl.id, rank=1, relevant=False)
+    opinions.record_source_mark(db, answer_id=hopeless.id, user_id=carl.id, rank=1, relevant=False)
 
     result = export.qrels(db)
     qid = export.query_id("Why is the sky blue?")
@@ -239,10 +239,10 @@ def test_qrels_count_each_persons_newest_mark_and_trust_reviewers(db, alice, bob
 def test_a_reviewers_marks_are_votes_in_qrels_and_strong_training_labels(db, alice, make_answer) -> None:
     rita = reviewer(db)
     answer = make_answer(alice)
-    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=1, relevant=True)
-    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=True)
-    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=False)  # replaces
-    service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=3, relevant=True)
+    opinions.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=1, relevant=True)
+    reviews.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=True)
+    reviews.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=2, relevant=False)  # replaces
+    reviews.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=3, relevant=True)
 
     assert export.qrels(db).scores == {export.query_id("Why is the sky blue?"): {"doc-1": 1, "doc-2": 0, "doc-3": 1}}
     [judged] = training.judged_questions(db)
@@ -251,11 +251,11 @@ def test_a_reviewers_marks_are_votes_in_qrels_and_strong_training_labels(db, ali
     assert [(f["user"], f["rank"], f["value"]) for f in row["feedback"]] == [
         ("alice", 1, 1), ("rita", 2, 0), ("rita", 3, 1)]
     with pytest.raises(NotAllowed, match="^Only reviewers and admins review answers.$"):
-        service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=alice.id, rank=1, relevant=False)
+        reviews.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=alice.id, rank=1, relevant=False)
     with pytest.raises(NotFound, match=r"^The answer has no source \[9\]\.$"):
-        service.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=9, relevant=False)
+        reviews.record_reviewer_mark(db, answer_id=answer.id, reviewer_id=rita.id, rank=9, relevant=False)
     with pytest.raises(NotFound, match="^No such answer.$"):
-        service.record_reviewer_mark(db, answer_id="nope", reviewer_id=rita.id, rank=1, relevant=False)
+        reviews.record_reviewer_mark(db, answer_id="nope", reviewer_id=rita.id, rank=1, relevant=False)
 
 
 # Downloads: the same exports as one file each, for the review pages and the API.
@@ -264,8 +264,8 @@ def test_a_reviewers_marks_are_votes_in_qrels_and_strong_training_labels(db, ali
 def test_each_download_reads_back_as_its_export(db, alice, make_answer) -> None:
     rita = reviewer(db)
     answer = make_answer(alice)
-    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=2, relevant=True)
-    service.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Blue scatters most [2].", ranks=[2])
+    opinions.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=2, relevant=True)
+    opinions.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Blue scatters most [2].", ranks=[2])
     review(db, answer, rita, doc_ids=["doc-2"])
     make_answer(alice, question="Unreviewed?", sources=0)
 
@@ -312,8 +312,8 @@ def test_downloads_leave_out_people_who_opted_out(db, alice, bob, make_answer) -
     rita = reviewer(db)
     for person in (alice, bob):
         asked = make_answer(person, question=f"What does {person.identifier} ask?")
-        service.record_source_mark(db, answer_id=asked.id, user_id=person.id, rank=1, relevant=True)
-        service.record_correction(db, answer_id=asked.id, user_id=person.id, text=f"{person.identifier} knows [1].")
+        opinions.record_source_mark(db, answer_id=asked.id, user_id=person.id, rank=1, relevant=True)
+        opinions.record_correction(db, answer_id=asked.id, user_id=person.id, text=f"{person.identifier} knows [1].")
         review(db, asked, rita, text=f"Approved for {person.identifier} [1].", doc_ids=["doc-1"])
     opt_out(db, bob)
 
@@ -321,7 +321,7 @@ def test_downloads_leave_out_people_who_opted_out(db, alice, bob, make_answer) -
         text = downloaded_text(export.download(db, kind=kind, status="all", system="S"))
         assert "What does alice ask?" in text, kind
         assert "bob" not in text, kind
-    service.set_export_opt_out(db, identifier="bob", opted_out=False)
+    accounts.set_export_opt_out(db, identifier="bob", opted_out=False)
     assert "What does bob ask?" in downloaded_text(export.download(db, kind="jsonl", system="S"))
 
 
@@ -341,7 +341,7 @@ def groundloop(data_dir: Path, *args: str):
 
 
 def record(db: Database, user: User, question: str, doc_ids: list[str]) -> Answer:
-    return service.record_answer(
+    return answer_log.record_answer(
         db, question=question, standalone_question=question, answer="An answer [1].", answerer="extractive",
         verdict="grounded", reasons=[], timings_ms={}, user_id=user.id,
         citations=[{"n": n, "doc_id": d, "chunk_id": f"{d}#0", "title": d, "source": d, "score": 1.0,
@@ -352,9 +352,9 @@ def record(db: Database, user: User, question: str, doc_ids: list[str]) -> Answe
 def test_the_command_writes_each_format_and_refuses_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
     db = components.database(Settings(data_dir=data))
-    ann = service.add_user(db, identifier="ann")
+    ann = accounts.add_user(db, identifier="ann")
     answer = record(db, ann, "What is copper?", ["d2"])
-    service.record_correction(db, answer_id=answer.id, user_id=ann.id, text="A metal [1].")
+    opinions.record_correction(db, answer_id=answer.id, user_id=ann.id, text="A metal [1].")
 
     shown = groundloop(data, "--format", "jsonl")
     assert shown.exit_code == 0 and [json.loads(line)["answer_id"] for line in shown.stdout.splitlines()] == [answer.id]
@@ -392,13 +392,13 @@ def test_exported_qrels_are_an_evaluation_set_for_groundloop_eval(tmp_path: Path
     corpus.write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
     data = tmp_path / "data"
     db = components.database(Settings(data_dir=data))
-    ann, rita = service.add_user(db, identifier="ann"), reviewer(db)
+    ann, rita = accounts.add_user(db, identifier="ann"), reviewer(db)
     wiring = record(db, ann, "What metal is used in electrical wiring?", ["d2", "d4"])
-    service.record_source_mark(db, answer_id=wiring.id, user_id=ann.id, rank=1, relevant=True)
-    service.record_source_mark(db, answer_id=wiring.id, user_id=ann.id, rank=2, relevant=False)
+    opinions.record_source_mark(db, answer_id=wiring.id, user_id=ann.id, rank=1, relevant=True)
+    opinions.record_source_mark(db, answer_id=wiring.id, user_id=ann.id, rank=2, relevant=False)
     review(db, wiring, rita, doc_ids=["d3"])
     penguins = record(db, ann, "When do emperor penguins breed?", ["d1"])
-    service.record_source_mark(db, answer_id=penguins.id, user_id=ann.id, rank=1, relevant=True)
+    opinions.record_source_mark(db, answer_id=penguins.id, user_id=ann.id, rank=1, relevant=True)
 
     folder = tmp_path / "feedback-set"
     written = groundloop(data, "--format", "qrels", "--out", str(folder), "--corpus", str(corpus))
@@ -422,7 +422,7 @@ def test_exported_qrels_are_an_evaluation_set_for_groundloop_eval(tmp_path: Path
     assert {name: json.loads(from_download.stdout)[name] for name in quality} == quality
 
     asked_again = record(db, rita, "when do emperor penguins breed", ["d1"])
-    service.record_source_mark(db, answer_id=asked_again.id, user_id=rita.id, rank=1, relevant=True)
+    opinions.record_source_mark(db, answer_id=asked_again.id, user_id=rita.id, rank=1, relevant=True)
     again = groundloop(data, "--format", "qrels", "--out", str(folder))  # an earlier export's folder is reused
     assert again.exit_code == 0 and "not in" not in again.stderr and "--corpus" not in again.stderr
     assert len((folder / export.JUDGEMENTS).read_text().splitlines()) == 5

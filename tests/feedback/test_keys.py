@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from feedback import keys, migrate, service
+from feedback import accounts, keys, migrate
 from feedback.keys import InvalidKey, RevokedKey
 from feedback.models import ApiKey, Event, User
 from tests.feedback.test_migrations import columns, differences
@@ -62,7 +62,7 @@ def test_a_users_keys_go_with_them(db, alice, bob):
 def test_rows_written_at_0003_survive_0004(blank_db):
     migrate.upgrade(blank_db, "0003")
     assert "api_keys" not in columns(blank_db)
-    service.add_user(blank_db, identifier="carol", role="reviewer", password="pw")
+    accounts.add_user(blank_db, identifier="carol", role="reviewer", password="pw")
 
     migrate.upgrade(blank_db)
 
@@ -71,7 +71,7 @@ def test_rows_written_at_0003_survive_0004(blank_db):
     assert differences(blank_db) == []
     indexes = {i["name"]: (i["column_names"], bool(i["unique"])) for i in sa.inspect(blank_db.engine).get_indexes("api_keys")}
     assert indexes == {"ix_api_keys_prefix": (["prefix"], True), "ix_api_keys_user_id": (["user_id"], False)}
-    assert service.authenticate(blank_db, identifier="carol", password="pw").role == "reviewer"
+    assert accounts.authenticate(blank_db, identifier="carol", password="pw").role == "reviewer"
     row, key = keys.create_key(blank_db, identifier="carol", scopes="export")
     assert keys.check_key(blank_db, key=key).key.id == row.id
     with blank_db.read() as session:

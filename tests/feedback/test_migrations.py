@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from feedback import migrate, service
+from feedback import accounts, answer_log, migrate, opinions
 from feedback.db import Database
 from feedback.models import SQLModel
 
@@ -111,12 +111,12 @@ def test_rows_written_at_0001_survive_the_upgrade(blank_db):
     for table, rows in OLD_ROWS.items():
         assert columns(blank_db)[table] == REVISION_0001[table]
         assert same_rows(read_all(blank_db, table), rows), table
-    answer = service.record_answer(
+    answer = answer_log.record_answer(
         blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
         reasons=[], timings_ms={}, citations=[], user_id="u1", thread_id="t1", step_id="s2",
     )
-    service.record_thumb(blank_db, answer_id=answer.id, user_id="u1", up=True)
-    assert [f.value for f in service.feedback_on(blank_db, answer_id=answer.id)] == [1]
+    opinions.record_thumb(blank_db, answer_id=answer.id, user_id="u1", up=True)
+    assert [f.value for f in opinions.feedback_on(blank_db, answer_id=answer.id)] == [1]
 
 
 def test_upgrading_again_changes_nothing(db, alice):
@@ -126,4 +126,4 @@ def test_upgrading_again_changes_nothing(db, alice):
 
     assert schema(db) == before
     assert read_all(db, "alembic_version") == [{"version_num": migrate.head()}]
-    assert [u.identifier for u in service.list_users(db)] == ["alice"]
+    assert [u.identifier for u in accounts.list_users(db)] == ["alice"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app import components
-from feedback import registry, service
+from feedback import accounts, answer_log, opinions, ranker_versions, registry
 from feedback.db import Database
 from feedback.registry import ActiveRanker
 from retrieval import ranker_files
@@ -30,16 +30,16 @@ def setup(indexed_settings):
     """Settings over the indexed test corpus, with each question answered and its sources marked."""
     settings, corpus = indexed_settings
     db = components.database(settings)
-    user = service.add_user(db, identifier="ann")
+    user = accounts.add_user(db, identifier="ann")
     chain = components.chain(settings)
     for question, right in QUESTIONS:
         result = asdict(chain.run(question))
-        answer = service.record_answer(db, **{k: result[k] for k in (
+        answer = answer_log.record_answer(db, **{k: result[k] for k in (
             "question", "standalone_question", "answer", "answerer", "verdict", "reasons", "timings_ms",
             "citations", "ranker_version")}, user_id=user.id)
         for citation in result["citations"]:
             relevant = citation["doc_id"] == str((corpus / right).resolve())
-            service.record_source_mark(db, answer_id=answer.id, user_id=user.id, rank=citation["n"], relevant=relevant)
+            opinions.record_source_mark(db, answer_id=answer.id, user_id=user.id, rank=citation["n"], relevant=relevant)
     return settings, db, chain.retriever
 
 
@@ -65,8 +65,8 @@ def test_the_gate_refuses_a_candidate_that_is_not_better(setup) -> None:
     settings, db, retriever = setup
     report = registry.retrain(db, retriever, settings.rankers_dir, active=oracle(db, retriever))
     assert not report.activated and report.held_out_ndcg <= report.active_ndcg
-    assert [(v.version, v.status) for v in service.model_versions(db)] == [("v1", "rejected")]
-    assert service.active_model(db) is None
+    assert [(v.version, v.status) for v in ranker_versions.model_versions(db)] == [("v1", "rejected")]
+    assert ranker_versions.active_model(db) is None
 
 
 def test_a_better_candidate_serves_and_rollback_restores_the_previous_one(setup) -> None:
@@ -74,19 +74,19 @@ def test_a_better_candidate_serves_and_rollback_restores_the_previous_one(setup)
     first = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
     second = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
     assert first.activated and second.activated
-    assert service.active_model(db).version == "v2"
-    assert service.rollback_model(db).version == "v1"
-    assert service.active_model(db).version == "v1"
-    assert service.rollback_model(db) is None  # fusion again
+    assert ranker_versions.active_model(db).version == "v2"
+    assert ranker_versions.rollback_model(db).version == "v1"
+    assert ranker_versions.active_model(db).version == "v1"
+    assert ranker_versions.rollback_model(db) is None  # fusion again
     with pytest.raises(GroundloopError, match="fusion already serves"):
-        service.rollback_model(db)
+        ranker_versions.rollback_model(db)
 
 
 def test_dry_run_writes_nothing(setup) -> None:
     settings, db, retriever = setup
     report = registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), dry_run=True)
     assert report.dry_run and not report.activated
-    assert service.model_versions(db) == [] and not settings.rankers_dir.exists()
+    assert ranker_versions.model_versions(db) == [] and not settings.rankers_dir.exists()
 
 
 def test_another_process_activating_a_version_is_served_next_question(setup) -> None:
@@ -95,7 +95,7 @@ def test_another_process_activating_a_version_is_served_next_question(setup) -> 
     assert serving().version == "fusion"
     registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
     elsewhere = Database(settings.feedback_url)  # another process's connection to the same database
-    service.activate_model(elsewhere, version="v1")
+    ranker_versions.activate_model(elsewhere, version="v1")
     assert serving().version == "v1"
     chain = components.chain(settings)
     assert chain.run("What makes basaltic lava runny?").ranker_version == "v1"
@@ -151,7 +151,7 @@ def test_a_retrain_killed_at_any_moment_leaves_a_loadable_ranker_serving(setup) 
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        active = service.active_model(db)
+        active = ranker_versions.active_model(db)
         assert active is not None
         assert ranker_files.load(Path(active.path)).version == active.version
         assert ActiveRanker(db, FusionRanker())().version == active.version
@@ -171,11 +171,11 @@ def test_retrain_watch_retrains_once_enough_new_feedback_arrived(setup) -> None:
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90
-        while not service.model_versions(db) and time.monotonic() < deadline:
+        while not ranker_versions.model_versions(db) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert [v.version for v in service.model_versions(db)] == ["v1"]
+        assert [v.version for v in ranker_versions.model_versions(db)] == ["v1"]
         time.sleep(2)  # no new feedback since v1: no second run
-        assert len(service.model_versions(db)) == 1
+        assert len(ranker_versions.model_versions(db)) == 1
     finally:
         watcher.kill()
         watcher.wait()

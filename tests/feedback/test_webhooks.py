@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from feedback import service, webhooks
+from feedback import opinions, webhooks
 from feedback.db import Database
 from feedback.models import Event, WebhookDelivery, now
 
@@ -22,9 +22,9 @@ def feedback_events(db: Database) -> list[int]:
 def test_each_feedback_event_is_queued_once_per_target_even_when_workers_race(db, alice, make_answer):
     answer = make_answer(alice)
     for n in range(10):
-        service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=n % 2 == 0)
-    service.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=1, relevant=True)
-    service.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Scattering of sunlight [1].")
+        opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=n % 2 == 0)
+    opinions.record_source_mark(db, answer_id=answer.id, user_id=alice.id, rank=1, relevant=True)
+    opinions.record_correction(db, answer_id=answer.id, user_id=alice.id, text="Scattering of sunlight [1].")
     workers = [db, Database(db.url)]
 
     with ThreadPoolExecutor(4) as pool:
@@ -44,7 +44,7 @@ def test_each_feedback_event_is_queued_once_per_target_even_when_workers_race(db
 def test_a_due_delivery_is_claimed_by_one_worker_only(db, alice, make_answer):
     answer = make_answer(alice)
     for n in range(30):
-        service.record_comment(db, answer_id=answer.id, user_id=alice.id, text=f"comment {n}")
+        opinions.record_comment(db, answer_id=answer.id, user_id=alice.id, text=f"comment {n}")
     webhooks.enqueue(db, targets=TARGETS[:1])
     workers = [db, Database(db.url), db, Database(db.url)]
 
@@ -65,7 +65,7 @@ def test_a_due_delivery_is_claimed_by_one_worker_only(db, alice, make_answer):
 
 def test_a_claim_carries_the_event_as_it_was_logged(db, alice, make_answer):
     answer = make_answer(alice)
-    thumb = service.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False)
+    thumb = opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False)
     webhooks.enqueue(db, targets=TARGETS[:1])
 
     [item] = webhooks.claim(db, limit=10, lease_seconds=60)
@@ -78,7 +78,7 @@ def test_a_claim_carries_the_event_as_it_was_logged(db, alice, make_answer):
 
 
 def test_a_sender_that_died_mid_delivery_is_followed_by_another_once_the_lease_ends(db, alice, make_answer):
-    service.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
+    opinions.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
     webhooks.enqueue(db, targets=TARGETS[:1])
     [first] = webhooks.claim(db, limit=10, lease_seconds=0)  # ...and never reports back
 
@@ -88,7 +88,7 @@ def test_a_sender_that_died_mid_delivery_is_followed_by_another_once_the_lease_e
 
 
 def test_failures_wait_twice_as_long_each_time_up_to_the_cap_then_give_up(db, alice, make_answer):
-    service.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
+    opinions.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
     webhooks.enqueue(db, targets=TARGETS[:1])
     waits = []
     for attempt in range(1, 5):
@@ -111,7 +111,7 @@ def test_failures_wait_twice_as_long_each_time_up_to_the_cap_then_give_up(db, al
 
 
 def test_a_delivered_event_is_not_sent_again(db, alice, make_answer):
-    service.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
+    opinions.record_thumb(db, answer_id=make_answer(alice).id, user_id=alice.id, up=True)
     webhooks.enqueue(db, targets=TARGETS[:1])
     [item] = webhooks.claim(db, limit=10, lease_seconds=0)
 

@@ -1,0 +1,114 @@
+"""Index documents, search them and measure retrieval on a BEIR dataset: ingest, search, eval."""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from retrieval.beir import load_split
+from retrieval.evaluation import measure, write_trec_run
+from retrieval.ingest import IngestReport, ingest
+
+from app import components
+from app.cli.shell import out, progress, state
+
+commands = typer.Typer()
+
+
+def ingest_with_progress(paths: list[Path], collection: str | None) -> IngestReport:
+    settings = state.settings
+    index = components.open_index(settings, collection)
+    with progress() as bar:
+        task = bar.add_task("Indexing chunks", total=None)
+        return ingest(
+            index,
+            paths,
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            max_bytes=int(settings.max_file_mb * 1e6),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+
+@commands.command("ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders, or a BEIR corpus.jsonl.")],
+    collection: Annotated[str | None, typer.Option(help="Collection to ingest into.")] = None,
+) -> None:
+    """Index documents; unchanged chunks are skipped, changed files replace their old chunks."""
+    report = ingest_with_progress(paths, collection)
+    changes = report.changes
+    out.print(
+        f"{report.files} files, {report.chunks} chunks: "
+        f"[green]{changes.added} added[/], {changes.skipped} skipped (unchanged), "
+        f"{changes.replaced} replaced (old chunks of changed files removed)."
+    )
+    for failure in report.failures:
+        out.print(f"[yellow]failed[/] {failure.path}: {failure.reason}", highlight=False)
+
+
+@commands.command()
+def search(
+    question: str,
+    k: Annotated[int, typer.Option("-k", help="How many chunks to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the chunks that best match a question."""
+    settings = state.settings
+    documents = components.retriever(settings, components.open_index(settings), k=k).invoke(question)
+    if as_json:
+        print(json.dumps([{"text": d.page_content, **d.metadata} for d in documents], ensure_ascii=False, indent=2))
+        return
+    if not documents:
+        out.print("Nothing is indexed yet: run [bold]groundloop ingest PATH[/] first.")
+    for document in documents:
+        meta = document.metadata
+        out.print(f"[bold][{meta['rank']}] {meta['title']}[/]  score {meta['score']:.3f}", highlight=False)
+        out.print(f"    {meta['source']}", style="dim", highlight=False)
+        out.print("    " + document.page_content[:300].replace("\n", " "), highlight=False, markup=False)
+
+
+@commands.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR dataset folder.")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to evaluate.")] = "test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    run_out: Annotated[Path | None, typer.Option("--run-out", help="Write the ranking as a TREC run file.")] = None,
+) -> None:
+    """Index a BEIR dataset's corpus (once) and measure retrieval on one split."""
+    beir = load_split(dataset, split)
+    collection = beir_collection(dataset)
+    ingest_with_progress([beir.corpus], collection)
+    settings = state.settings
+    retriever = components.retriever(settings, components.open_index(settings, collection))
+    result, run = measure_with_progress(retriever, beir.queries, beir.qrels)
+    if run_out:
+        write_trec_run(run, run_out)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table("metric", "value", title=f"{dataset.name} · {split}")
+    for name, value in result.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+
+
+def measure_with_progress(retriever, queries: dict[str, str], qrels: dict) -> tuple[dict, dict]:
+    with progress() as bar:
+        task = bar.add_task("Ranking queries", total=len(queries))
+        return measure(
+            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100)],
+            queries,
+            qrels,
+            progress=lambda step: bar.advance(task, step),
+        )
+
+
+def beir_collection(dataset: Path) -> str:
+    """A collection of the dataset's own, named after its folder and unique to its path."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", dataset.resolve().name).strip("-_")[:40] or "dataset"
+    return f"beir-{slug}-{hashlib.sha256(str(dataset.resolve()).encode()).hexdigest()[:8]}"

@@ -1,0 +1,89 @@
+"""The people who may sign in: who they are, their role, their password and whether they are exported."""
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from feedback.db import Database
+from feedback.models import ROLES, User
+from feedback.writing import NotFound, _log
+from retrieval.errors import GroundloopError
+
+_hasher = PasswordHasher()
+
+
+def add_user(db: Database, *, identifier: str, role: str = "user", password: str | None = None) -> User:
+    if role not in ROLES:
+        raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
+    with db.write() as session:
+        if session.exec(select(User).where(User.identifier == identifier)).first():
+            raise GroundloopError(f"A user named '{identifier}' already exists.")
+        user = User(identifier=identifier, role=role, password_hash=_hasher.hash(password) if password else None)
+        try:
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:  # added by someone else in the meantime
+            raise GroundloopError(f"A user named '{identifier}' already exists.") from None
+        _log(session, actor_id=None, action="user_added", subject=user, role=role)
+        return user
+
+
+def set_role(db: Database, *, identifier: str, role: str, actor_id: str | None = None) -> User:
+    if role not in ROLES:
+        raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
+    with db.write() as session:
+        user = _user(session, identifier)
+        user.role = role
+        session.add(user)
+        _log(session, actor_id=actor_id, action="role_set", subject=user, role=role)
+        return user
+
+
+def set_password(db: Database, *, identifier: str, password: str) -> None:
+    with db.write() as session:
+        user = _user(session, identifier)
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+        _log(session, actor_id=user.id, action="password_set", subject=user)
+
+
+def set_export_opt_out(db: Database, *, identifier: str, opted_out: bool, actor_id: str | None = None) -> User:
+    """Whether everything about the person is left out of exports (see ``feedback.export``)."""
+    with db.write() as session:
+        user = _user(session, identifier)
+        user.export_opt_out = opted_out
+        session.add(user)
+        _log(session, actor_id=actor_id, action="export_opt_out" if opted_out else "export_opt_in", subject=user)
+        return user
+
+
+def authenticate(db: Database, *, identifier: str, password: str) -> User | None:
+    """The user when the password matches; None otherwise (no hint which part was wrong)."""
+    with db.read() as session:
+        user = session.exec(select(User).where(User.identifier == identifier)).first()
+    if user is None or not user.password_hash:
+        _hasher.hash(password)  # the same work either way: no timing hint that the name exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return None
+    return user
+
+
+def list_users(db: Database) -> list[User]:
+    with db.read() as session:
+        return list(session.exec(select(User).order_by(User.identifier)))
+
+
+def get_user(db: Database, *, identifier: str) -> User | None:
+    with db.read() as session:
+        return session.exec(select(User).where(User.identifier == identifier)).first()
+
+
+def _user(session: Session, identifier: str) -> User:
+    user = session.exec(select(User).where(User.identifier == identifier)).first()
+    if user is None:
+        raise NotFound(f"No user named '{identifier}'.")
+    return user

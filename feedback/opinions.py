@@ -1,0 +1,98 @@
+"""What people say about an answer given to them: thumbs, comments, source marks and corrections."""
+
+from collections.abc import Iterable
+
+from sqlmodel import Session, select
+
+from feedback.db import Database
+from feedback.models import Answer, Citation, Feedback, now
+from feedback.writing import NotAllowed, NotFound, _log, _mark
+from retrieval.errors import GroundloopError
+
+
+def record_thumb(db: Database, *, answer_id: str, user_id: str, up: bool, comment: str | None = None) -> Feedback:
+    """The person's one current thumb on the answer: a new one replaces the old. A comment rides along."""
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        thumb = session.exec(
+            select(Feedback).where(Feedback.answer_id == answer_id, Feedback.user_id == user_id, Feedback.kind == "thumb")
+        ).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="thumb")
+        thumb.value, thumb.updated_at = (1 if up else -1), now()
+        session.add(thumb)
+        session.flush()
+        _log(session, actor_id=user_id, action="thumb", subject=thumb, answer_id=answer_id, value=thumb.value)
+        if comment and comment.strip():
+            _comment(session, answer_id=answer_id, user_id=user_id, text=comment.strip())
+        return thumb
+
+
+def delete_thumb(db: Database, *, feedback_id: str, user_id: str) -> None:
+    with db.write() as session:
+        thumb = session.get(Feedback, feedback_id)
+        if thumb is None or thumb.kind != "thumb":
+            raise NotFound("No such rating.")
+        if thumb.user_id != user_id:
+            raise NotAllowed("That rating is someone else's.")
+        _log(session, actor_id=user_id, action="thumb_deleted", subject=thumb, answer_id=thumb.answer_id)
+        session.delete(thumb)
+
+
+def record_comment(db: Database, *, answer_id: str, user_id: str, text: str) -> Feedback:
+    if not text.strip():
+        raise GroundloopError("The comment is empty.")
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        return _comment(session, answer_id=answer_id, user_id=user_id, text=text.strip())
+
+
+def record_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int, relevant: bool) -> Feedback:
+    """Whether the source shown as [rank] was relevant; the person's new mark replaces their old one."""
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        return _mark(session, answer_id=answer_id, user_id=user_id, rank=rank, relevant=relevant)
+
+
+
+def record_correction(
+    db: Database, *, answer_id: str, user_id: str, text: str, ranks: Iterable[int] = ()
+) -> Feedback:
+    """A person's corrected answer, naming the right sources by their numbers when they know them."""
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        ranks = sorted(set(ranks))
+        cited = {c.rank: c.doc_id for c in session.exec(select(Citation).where(Citation.answer_id == answer_id))}
+        missing = [r for r in ranks if r not in cited]
+        if missing:
+            raise NotFound(f"The answer has no source {', '.join(f'[{r}]' for r in missing)}.")
+        row = Feedback(answer_id=answer_id, user_id=user_id, kind="correction", text=text.strip(),
+                       doc_ids=[cited[r] for r in ranks])
+        session.add(row)
+        session.flush()
+        _log(session, actor_id=user_id, action="correction", subject=row, answer_id=answer_id, doc_ids=row.doc_ids)
+        return row
+
+
+def feedback_on(db: Database, *, answer_id: str) -> list[Feedback]:
+    with db.read() as session:
+        return list(session.exec(select(Feedback).where(Feedback.answer_id == answer_id).order_by(Feedback.created_at)))
+
+
+def _comment(session: Session, *, answer_id: str, user_id: str, text: str) -> Feedback:
+    row = Feedback(answer_id=answer_id, user_id=user_id, kind="comment", text=text)
+    session.add(row)
+    session.flush()
+    _log(session, actor_id=user_id, action="comment", subject=row, answer_id=answer_id)
+    return row
+
+
+def _answer(session: Session, answer_id: str, user_id: str) -> Answer:
+    """The answer, when ``user_id`` may give feedback on it: it was given to them, or to nobody signed in.
+
+    Locked for the transaction (on PostgreSQL), so one person's two quick clicks cannot both add a first thumb.
+    """
+    answer = session.get(Answer, answer_id, with_for_update={"key_share": True})
+    if answer is None:
+        raise NotFound("No such answer.")
+    if answer.user_id is not None and answer.user_id != user_id:
+        raise NotAllowed("That answer was given to someone else.")
+    return answer
