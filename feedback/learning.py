@@ -84,13 +84,17 @@ def memory_of(retriever: HybridRetriever, judged: list[Judged]) -> FeedbackMemor
 
 
 def prepare(
-    retriever: HybridRetriever, judged: list[Judged], *, also: Callable[[Judged, np.ndarray, list[str]], set[str]]
+    retriever: HybridRetriever,
+    judged: list[Judged],
+    memory: FeedbackMemory,
+    *,
+    also: Callable[[Judged, np.ndarray, list[str]], set[str]],
 ) -> list[Prepared]:
-    """Gather each question's candidates, plus the documents ``also`` names, and their features."""
+    """Gather each question's candidates, plus the documents ``also`` names, and their features;
+    ``memory`` holds the questions' embeddings and terms (``memory_of(retriever, judged)``)."""
     keyword = retriever.index.keyword()
-    questions = [j.question for j in judged]
     prepared = []
-    for item, vector, terms in zip(judged, retriever.index.embeddings.encode_questions(questions), tokenize(questions)):
+    for item, vector, terms in zip(judged, memory.vectors, memory.terms):
         wanted = also(item, vector, terms)
         found = gather(retriever.index, keyword, item.question, vector, terms, retriever.candidates, also=wanted)
         prepared.append(Prepared(item, found, features(found, keyword)))
@@ -151,7 +155,7 @@ def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, act
                    for doc in memory.boosts(vector, terms, threshold=threshold, strength=1.0, mix=mix)}
         return set(item.labels) | reached | active.expand(vector, terms)
 
-    prepared = prepare(retriever, judged, also=worth_gathering)
+    prepared = prepare(retriever, judged, memory, also=worth_gathering)
     unseen = _unseen(prepared)
     weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
     weight = choose(weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen)

@@ -15,6 +15,7 @@ rare terms (gene and drug names), while claims that only sound alike share few.
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 SAME_QUESTION = 0.95
 
@@ -29,7 +30,16 @@ class FeedbackMemory:
     """Each past question's stemmed terms, as the keyword index tokenizes them."""
 
     def __post_init__(self) -> None:
-        self._term_sets = [frozenset(terms) for terms in self.terms]
+        self._vocabulary: dict[str, int] = {}
+        rows, columns = [], []
+        for row, terms in enumerate(self.terms):
+            for term in set(terms):
+                rows.append(row)
+                columns.append(self._vocabulary.setdefault(term, len(self._vocabulary)))
+        self._has_term = csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(len(self), len(self._vocabulary))
+        )
+        self._term_counts = np.asarray(self._has_term.sum(axis=1), dtype=np.float32).ravel()
 
     def __len__(self) -> int:
         return len(self.positives)
@@ -43,8 +53,11 @@ class FeedbackMemory:
         cosine = self.vectors @ vector
         if mix >= 1.0:
             return cosine
-        asked = frozenset(terms)
-        overlap = np.array([len(asked & past) / max(len(asked | past), 1) for past in self._term_sets], dtype=np.float32)
+        asked = set(terms)
+        indicator = np.zeros(len(self._vocabulary), dtype=np.float32)
+        indicator[[self._vocabulary[term] for term in asked if term in self._vocabulary]] = 1.0
+        shared = self._has_term @ indicator
+        overlap = shared / np.maximum(self._term_counts + len(asked) - shared, 1.0)
         return mix * cosine + (1.0 - mix) * overlap
 
     def boosts(
