@@ -1,8 +1,8 @@
 """Learn a ranker from judged questions; every choice is made on the most recent feedback.
 
 The fusion weight is chosen on every judged question; the memory's similarity, threshold,
-strength and reach of rejections with leave-one-out over them; whether a scikit-learn reranker beats fusion
-on the most recent 20% (by time), held out. Every choice departs from the simpler or current
+strength and reach of rejections with leave-one-out over them; whether a scikit-learn reranker
+beats fusion on the most recent 20% (by time), held out. Every choice departs from the simpler or current
 one only when it is clearly better (a bootstrap over the questions) and leaves questions about
 documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
 all judged questions, so the memory holds everything people said; the held-out score of the
@@ -34,7 +34,8 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 SIMILARITIES = tuple((1.0, t) for t in (0.7, 0.75, 0.8, 0.85, 0.9)) + tuple((0.5, t) for t in (0.5, 0.55, 0.6, 0.65, 0.7))
 """(mix, threshold) pairs for the memory's question similarity. By embedding cosine alone, questions
 below 0.7 are mostly about different things. Half cosine, half shared terms tells them apart down to
-0.5: from there on, 52 of 54 pairs of even SciFact claims share a relevant abstract; below it, 6 of 16 do not."""
+0.5: from there on, 52 of 54 pairs of even SciFact claims share a relevant abstract; from 0.45 to
+0.5, 6 of 16 do not."""
 STRENGTHS = (0.5, 1.0, 2.0, 4.0)
 REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
 """How close a question must be for documents rejected on a past one to be pushed down for it."""
