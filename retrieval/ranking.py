@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
-from retrieval.memory import SAME_QUESTION, FeedbackMemory
+from retrieval.memory import GUARDED, SAME_QUESTION, FeedbackMemory
 
 
 @runtime_checkable
@@ -70,23 +70,46 @@ class LearnedRanker:
     reject_threshold: float = SAME_QUESTION
     mix: float = 1.0
     """The share of embedding cosine in the memory's question similarity; the rest is shared terms."""
+    implicit_weight: float = 1.0
+    """How much the memory's entries made from opened sources lend (0: opens are not used)."""
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
-    def _boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
-        return self.memory.boosts(
+    def _support(self, vector: np.ndarray, terms: list[str]) -> tuple[dict[str, float], set[str]]:
+        return self.memory.support(
             vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
-            reject_threshold=self.reject_threshold, skip=self.skip,
+            reject_threshold=self.reject_threshold, skip=self.skip, implicit_weight=self.implicit_weight,
         )
 
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
-        return {doc_id for doc_id, boost in self._boosts(vector, terms).items() if boost > 0}
+        return {doc_id for doc_id, boost in self._support(vector, terms)[0].items() if boost > 0}
 
     def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
         if not len(matrix):
             return np.zeros(0, dtype=np.float32)
         base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
-        boosts = self._boosts(candidates.vector, candidates.terms)
+        boosts, lone = self._support(candidates.vector, candidates.terms)
         if not boosts:
             return base
-        return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        scores = base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        return guard_top(scores, base, candidates.doc_ids, boosts, lone) if lone else scores
+
+
+def guard_top(
+    scores: np.ndarray, base: np.ndarray, doc_ids: list[str], boosts: dict[str, float], lone: set[str]
+) -> np.ndarray:
+    """``scores`` with every ``lone`` document kept out of the first ``GUARDED`` documents unless it
+    is there without its lone boost: one account alone cannot put a document in front of others."""
+    without = scores - np.array([boosts[d] if d in lone else 0.0 for d in doc_ids], dtype=np.float32)
+    best: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, without):
+        best[doc_id] = max(best.get(doc_id, -np.inf), float(score))
+    first = set(sorted(best, key=best.get, reverse=True)[:GUARDED])
+    now: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, scores):
+        if doc_id in first:
+            now[doc_id] = max(now.get(doc_id, -np.inf), float(score))
+    limit = min(now.values())
+    ceiling = np.nextafter(np.float32(limit), np.float32(-np.inf))
+    held = np.array([d in lone and d not in first for d in doc_ids])
+    return np.where(held, np.minimum(scores, ceiling), scores).astype(np.float32)
