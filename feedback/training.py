@@ -61,9 +61,10 @@ def opened_weight(rank: int) -> float:
     return OPENED * min(max(rank, 1), 10) ** 0.5
 
 
-def judged_questions(db: Database) -> list[Judged]:
-    """Every question with at least one judged document, oldest judgement first."""
-    excluded = excluded_from_learning(db)
+def judged_questions(db: Database, *, everyone: bool = False) -> list[Judged]:
+    """Every question with at least one judged document, oldest judgement first; accounts excluded
+    from learning give no votes unless ``everyone`` (to show what they said)."""
+    excluded = set() if everyone else excluded_from_learning(db)
     with db.read() as session:
         reviewers = set(session.exec(select(User.id).where(User.role.in_(("reviewer", "admin")))).all())
         rows = session.exec(select(Feedback, Answer).join(Answer, Feedback.answer_id == Answer.id)).all()
@@ -93,10 +94,13 @@ def judged_questions(db: Database) -> list[Judged]:
     judged: dict[str, Judged] = {}
     for (key, doc_id, user), (vote, at) in votes.items():
         item = judged.setdefault(key, Judged(texts[key], at))
-        item.labels[doc_id] = item.labels.get(doc_id, 0.0) + vote
         item.votes.setdefault(doc_id, {})[user] = vote
         item.reviewers |= {user} & reviewers
         item.at = max(item.at, at)
+    for item in judged.values():
+        for doc_id, given in item.votes.items():
+            reviewed = [vote for user, vote in given.items() if user in item.reviewers]
+            item.labels[doc_id] = sum(reviewed) if reviewed else sum(given.values())  # a reviewer's word decides
     for feedback, answer in rows:
         if feedback.kind != "source_open" or not feedback.doc_ids:
             continue
@@ -106,7 +110,7 @@ def judged_questions(db: Database) -> list[Judged]:
         weight = opened_weight(ranks.get(feedback.citation_id, 1))
         opened = item.opened.setdefault(feedback.doc_ids[0], {})
         opened[feedback.user_id] = max(opened.get(feedback.user_id, 0.0), weight)
-    return sorted((j for j in judged.values() if any(j.labels.values()) or j.opened), key=lambda j: j.at)
+    return sorted((j for j in judged.values() if j.votes or j.opened), key=lambda j: j.at)
 
 
 def _votes(feedback: Feedback, cited: list[str]) -> list[tuple[str, float]]:

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import export, index, keys, models, serve, simulate, users, webhooks
+from app.cli import export, feedback_accounts, index, keys, models, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 from app.settings import Settings
@@ -26,6 +26,7 @@ cli.add_typer(users.group, name="users")
 cli.add_typer(keys.group, name="keys")
 cli.add_typer(models.group, name="models")
 cli.add_typer(webhooks.group, name="webhooks")
+cli.add_typer(feedback_accounts.group, name="feedback")
 
 
 @cli.callback()

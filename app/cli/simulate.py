@@ -142,6 +142,7 @@ def _attack_summary(attacked, before_run: dict, run: dict, qrels: dict) -> dict:
         "ndcg_after": evaluate({q: run.get(q, []) for q in claims}, {q: qrels[q] for q in claims})["ndcg@10"],
         "entered_top3": entered,
         "document": attacked.document,
+        "qids": claims,
     }
 
 
