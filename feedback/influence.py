@@ -68,11 +68,20 @@ def question_owners(judged: list[Judged]) -> list[str]:
     return owners
 
 
-def question_weights(owners: list[str], *, account_share: float) -> np.ndarray:
-    """One weight per question such that no account holds more than its share of the total."""
-    holders = [(owner, _Weight(1.0)) for owner in owners]
+def question_weights(owners: list[str], *, account_share: float, trusted: list[bool] | None = None) -> np.ndarray:
+    """One weight per question: ``LONE`` for one whose relevant documents only its own account vouched
+    for (1 when a reviewer or two accounts did), then capped so that no account holds more than its
+    share of the total."""
+    trusted = trusted if trusted is not None else [True] * len(owners)
+    holders = [(owner, _Weight(1.0 if sure else LONE)) for owner, sure in zip(owners, trusted)]
     _cap(holders, account_share)
     return np.array([holder.weight for _, holder in holders])
+
+
+def vouched(judged: list[Judged]) -> list[bool]:
+    """Whether a reviewer or two accounts vouched for one of each question's relevant documents."""
+    return [any(_owner(item.votes[doc], item.reviewers)[0] == TRUSTED for doc in item.positives if doc in item.votes)
+            for item in judged]
 
 
 @dataclass

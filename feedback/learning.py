@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from feedback.influence import TRUSTED, entries, question_owners, question_weights
+from feedback.influence import TRUSTED, entries, question_owners, question_weights, vouched
 from feedback.training import Judged
 from retrieval.candidates import gather
 from retrieval.evaluation import scored as ranked
@@ -168,11 +168,13 @@ def clearly_better(scores: np.ndarray, than: np.ndarray, weights: np.ndarray | N
 
 
 def choose(
-    options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray, weights: np.ndarray | None = None
+    options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray, weights: np.ndarray | None = None,
+    owners: list[str] | None = None,
 ) -> object:
     """The best on average of the first of ``options`` (the simpler or current one) and those clearly
     better than it that leave the ``unseen`` questions (new topics) no worse on average; each question
-    counts by its ``weights`` (its account's share)."""
+    counts by its ``weights`` (its account's share), and no one of the ``owners`` of the questions
+    decides between two options alone."""
     scores = [scores_of(option) for option in options]
     base = scores[0]
     new_topics = ~np.isnan(base) & unseen
@@ -182,7 +184,26 @@ def choose(
         return not new_topics.any() or mean(score[new_topics], w[new_topics]) >= mean(base[new_topics], w[new_topics]) - UNSEEN_TOLERANCE
 
     allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w)]
-    return options[max(allowed, key=lambda i: mean(scores[i], w))]
+    return options[_best(allowed, scores, w, owners)]
+
+
+def _best(allowed: list[int], scores: list[np.ndarray], weights: np.ndarray, owners: list[str] | None) -> int:
+    """The allowed option best on average, unless one account's questions alone make it so: then the
+    best without that account's questions (the heaviest such account decides nothing)."""
+    best = max(allowed, key=lambda i: mean(scores[i], weights))
+    if not owners:
+        return best
+    totals: dict[str, float] = {}
+    for owner, weight in zip(owners, weights):
+        totals[owner] = totals.get(owner, 0.0) + weight
+    for account in sorted(set(totals) - {TRUSTED}, key=lambda a: -totals[a]):
+        others = np.array([owner != account for owner in owners])
+        if not others.any():
+            continue
+        without = max(allowed, key=lambda i: mean(scores[i][others], weights[others]))
+        if mean(scores[without][others], weights[others]) > mean(scores[best][others], weights[others]):
+            return without
+    return best
 
 
 def lone_gain(candidate: np.ndarray, active: np.ndarray, owners: list[str], weights: np.ndarray) -> str | None:
@@ -211,7 +232,7 @@ def learn(
     encoded = encode(retriever, judged)
     memory = memory_of(encoded, judged, account_share=account_share)
     owners = question_owners(judged)
-    weights = question_weights(owners, account_share=account_share)
+    weights = question_weights(owners, account_share=account_share, trusted=vouched(judged))
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
 
     def worth_gathering(item: Judged, vector: np.ndarray, terms: list[str]) -> set[str]:
@@ -222,8 +243,9 @@ def learn(
     prepared = prepare(retriever, judged, encoded, also=worth_gathering)
     unseen = _unseen(prepared)
     dense_weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
-    weight = choose(dense_weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen, weights)
-    settings = _memory_settings(version, weight, memory, prepared, unseen, weights)
+    weight = choose(dense_weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen, weights,
+                    owners)
+    settings = _memory_settings(version, weight, memory, prepared, unseen, weights, owners)
 
     cut = len(train)
     checks, older, held_weights = prepared[cut:], memory.first(cut), weights[cut:]
@@ -235,7 +257,8 @@ def learn(
         checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, **settings), checks)
         return checked[name]
 
-    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights)
+    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
+                        owners[cut:])
     final_model = _fit(best_model, _examples(prepared, memory))
     active_scores = ndcgs(lambda _: active, checks)
     alone = lone_gain(checked[best_model], active_scores, owners[cut:], held_weights) if checks else None
@@ -271,7 +294,7 @@ def _unseen(prepared: list[Prepared]) -> np.ndarray:
 
 def _memory_settings(
     version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray,
-    weights: np.ndarray,
+    weights: np.ndarray, owners: list[str],
 ) -> dict[str, float]:
     """Similarity, threshold and strength, then the reach of rejections, then how much opened sources
     lend, each measured on every judged question with the memory of all the others."""
@@ -282,11 +305,12 @@ def _memory_settings(
     none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0, "implicit_weight": 0.0}
     options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": 0.0}
                for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
-    reach = choose([none, *options], scores_of, unseen, weights)
-    reach = choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights)
+    reach = choose([none, *options], scores_of, unseen, weights, owners)
+    reach = choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
+                   owners)
     if not memory.implicit.any() or reach["strength"] == 0:
         return reach
-    return choose([{**reach, "implicit_weight": w} for w in IMPLICIT_WEIGHTS], scores_of, unseen, weights)
+    return choose([{**reach, "implicit_weight": w} for w in IMPLICIT_WEIGHTS], scores_of, unseen, weights, owners)
 
 
 def _examples(prepared: list[Prepared], memory: FeedbackMemory) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
