@@ -29,7 +29,9 @@ def feedback_accounts(
         raise GroundloopError(f"Unknown order '{by}': use volume or disagreement.")
     table = Table("account", "role", "feedback", "share", "questions", "against reviewers", "against others",
                   "learning")
-    for row in stats.account_figures(components.database(state.settings), by=by):
+    rows = stats.account_figures(components.database(state.settings), by=by)
+    table.columns[0].no_wrap, table.columns[0].min_width = True, max([len(r.identifier) for r in rows] + [7])
+    for row in rows:
         table.add_row(
             escape(row.identifier), row.role, str(row.feedback), _percent(row.share), str(row.questions),
             f"{_percent(row.reviewer_disagreement)} of {row.with_reviewers}" if row.with_reviewers else "",

@@ -120,13 +120,10 @@ def test_one_account_cannot_steer_what_others_are_shown(team) -> None:
     forced = registry.retrain(db, runtime.chain().retriever, settings.rankers_dir, active=FusionRanker(),
                               account_share=settings.learning_account_share, force=True)
     assert forced.activated and forced.choices["strength"] > 0  # the memory serves
-    print("FORCED", forced.choices, forced.counts)
     for question, fact in measured.items():
         shown = ranks(ask(client, headers["ann"], question))
-        print("Q", question, [s.rsplit("/", 1)[-1] for s in shown], fact.rsplit("/", 1)[-1], [s.rsplit("/", 1)[-1] for s in before[question]])
-        continue
         assert shown[0] == fact, question  # what the reviewer confirmed, for a wording nobody judged
-        assert docs[PLANTED] not in shown[:3], question
+        assert docs[PLANTED] not in shown[:3] or docs[PLANTED] in before[question][:3], question
         assert planted[question] not in shown[:3] or planted[question] in before[question][:3], question
 
     mallory = accounts.get_user(db, identifier="mallory").id
