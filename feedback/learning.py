@@ -201,8 +201,8 @@ def _best(allowed: list[int], scores: list[np.ndarray], weights: np.ndarray, own
         if not others.any():
             continue
         without = max(allowed, key=lambda i: mean(scores[i][others], weights[others]))
-        if mean(scores[without][others], weights[others]) > mean(scores[best][others], weights[others]):
-            return without
+        if without != best and mean(scores[without][others], weights[others]) >= mean(scores[best][others], weights[others]):
+            return without  # without that account's questions, the other is at least as good
     return best
 
 
