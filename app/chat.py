@@ -9,19 +9,17 @@ import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 
 import chainlit as cl
 from chainlit.types import ThreadDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from app import answering, components, runtime
+from app import answering, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape
 from app.rendering import render
 from feedback import accounts, answer_log, chat_history, opinions
 from feedback.datalayer import GroundloopDataLayer
-from feedback.db import Database, DatabaseUnavailable
+from feedback.db import Database
 from feedback.models import Answer
 from feedback.models import Citation as ShownSource
 from feedback.writing import NotAllowed, NotFound
@@ -38,13 +36,9 @@ MAX_CORRECTION_CHARS = 10_000
 TITLE_CHARS = 40  # of a source's title on a button
 
 
-@cache
 def database() -> Database:
-    """The feedback database, opened once per process (the server migrated it when it started)."""
-    try:
-        return components.database(runtime.settings())
-    except SQLAlchemyError as error:
-        raise DatabaseUnavailable("The feedback database cannot be reached right now; nothing was saved.") from error
+    """The process's one feedback database, owned by the root the server installed."""
+    return runtime.database()
 
 
 @cl.data_layer

@@ -88,6 +88,8 @@ class DatabaseCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("groundloop_process_databases_opened", "Feedback databases this process opened "
+                                "(one: its composition root's).", value=Database.opened)
         up = GaugeMetricFamily("groundloop_database_up", "1 when the feedback database answered this scrape.")
         try:
             families = list(self._families(self.db()))

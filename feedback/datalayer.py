@@ -50,11 +50,11 @@ it whole)."""
 _NOT_KEPT = {"is_shared", "shared_at"}  # groundloop does not share threads: no public link can be made
 
 
-def _lazy_attributes_as_pep_562() -> None:
+def lazy_attributes_as_pep_562() -> None:
     """Chainlit 2.12's lazy package attributes raise KeyError for an unknown name, where PEP 562 says
     AttributeError; so any import that scans ``sys.modules`` with ``getattr(m, name, None)`` after
-    chainlit was imported fails (skops does, when a learned ranker is loaded). Fixed once, here,
-    because every process that runs the chat loads this module."""
+    chainlit was imported fails (skops does, when a learned ranker is loaded). The server's
+    composition root calls this once when it sets Chainlit up; importing this module changes nothing."""
     lazy = chainlit.__getattr__
     if getattr(lazy, "pep_562", False):
         return
@@ -67,9 +67,6 @@ def _lazy_attributes_as_pep_562() -> None:
 
     __getattr__.pep_562 = True
     chainlit.__getattr__ = __getattr__
-
-
-_lazy_attributes_as_pep_562()
 
 
 class GroundloopDataLayer(BaseDataLayer):

@@ -8,6 +8,7 @@ hashes or keys, so they cannot leave.
 """
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -21,11 +22,10 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import or_
 from sqlmodel import select
 
+from feedback import names
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
@@ -40,6 +40,7 @@ _DOWNLOADS = {  # per format: the download's file name and media type
     "qrels": ("groundloop-qrels.zip", "application/zip"),
 }
 FORMATS = tuple(_DOWNLOADS)
+assert FORMATS == names.FORMATS, "feedback.names.FORMATS names every download"
 STATUSES = ("approved", "all")
 SPLIT = "test"
 JUDGEMENTS = "judgements.jsonl"
@@ -137,27 +138,45 @@ def gather(db: Database, *, since: date | None = None, approved_only: bool = Fal
 
 # One row per answer: JSON Lines, CSV and Parquet share this schema.
 
-_SOURCE = pa.struct([
-    ("rank", pa.int64()), ("doc_id", pa.string()), ("chunk_id", pa.string()), ("title", pa.string()),
-    ("source", pa.string()), ("score", pa.float64()), ("similarity", pa.float64()), ("cited", pa.bool_()),
-])
-_FEEDBACK = pa.struct([
-    ("kind", pa.string()), ("value", pa.int64()), ("text", pa.string()), ("rank", pa.int64()),
-    ("doc_ids", pa.list_(pa.string())), ("user", pa.string()), ("created_at", pa.string()),
-    ("updated_at", pa.string()),
-])
-_REVIEW = pa.struct([
-    ("decision", pa.string()), ("text", pa.string()), ("doc_ids", pa.list_(pa.string())),
-    ("reviewer", pa.string()), ("created_at", pa.string()),
-])
-ROW_SCHEMA = pa.schema([
-    ("answer_id", pa.string()), ("user", pa.string()), ("created_at", pa.string()),
-    ("question", pa.string()), ("standalone_question", pa.string()), ("answer", pa.string()),
-    ("answerer", pa.string()), ("ranker_version", pa.string()), ("verdict", pa.string()),
-    ("reasons", pa.list_(pa.string())), ("sources", pa.list_(_SOURCE)), ("feedback", pa.list_(_FEEDBACK)),
-    ("reviews", pa.list_(_REVIEW)), ("decision", pa.string()), ("corrected_answer", pa.string()),
-    ("thumbs_up", pa.int64()), ("thumbs_down", pa.int64()),
-])
+COLUMNS = ("answer_id", "user", "created_at", "question", "standalone_question", "answer", "answerer",
+           "ranker_version", "verdict", "reasons", "sources", "feedback", "reviews", "decision",
+           "corrected_answer", "thumbs_up", "thumbs_down")
+
+
+@functools.cache
+def _row_schema():
+    """The Parquet schema (pyarrow is imported only by the exports that write Parquet)."""
+    import pyarrow as pa
+
+    source = pa.struct([
+        ("rank", pa.int64()), ("doc_id", pa.string()), ("chunk_id", pa.string()), ("title", pa.string()),
+        ("source", pa.string()), ("score", pa.float64()), ("similarity", pa.float64()), ("cited", pa.bool_()),
+    ])
+    feedback = pa.struct([
+        ("kind", pa.string()), ("value", pa.int64()), ("text", pa.string()), ("rank", pa.int64()),
+        ("doc_ids", pa.list_(pa.string())), ("user", pa.string()), ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+    ])
+    review = pa.struct([
+        ("decision", pa.string()), ("text", pa.string()), ("doc_ids", pa.list_(pa.string())),
+        ("reviewer", pa.string()), ("created_at", pa.string()),
+    ])
+    schema = pa.schema([
+        ("answer_id", pa.string()), ("user", pa.string()), ("created_at", pa.string()),
+        ("question", pa.string()), ("standalone_question", pa.string()), ("answer", pa.string()),
+        ("answerer", pa.string()), ("ranker_version", pa.string()), ("verdict", pa.string()),
+        ("reasons", pa.list_(pa.string())), ("sources", pa.list_(source)), ("feedback", pa.list_(feedback)),
+        ("reviews", pa.list_(review)), ("decision", pa.string()), ("corrected_answer", pa.string()),
+        ("thumbs_up", pa.int64()), ("thumbs_down", pa.int64()),
+    ])
+    assert tuple(schema.names) == COLUMNS
+    return schema
+
+
+def __getattr__(name: str):
+    if name == "ROW_SCHEMA":
+        return _row_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def answer_rows(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[dict]:
@@ -206,7 +225,7 @@ def write_jsonl(rows: Iterable[dict], out: IO[str]) -> int:
 
 def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
     """The row schema's columns; lists and objects as JSON text, missing values empty."""
-    writer = csv.DictWriter(out, fieldnames=ROW_SCHEMA.names)
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     count = 0
     for row in rows:
@@ -216,7 +235,10 @@ def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
 
 
 def write_parquet(rows: list[dict], out: str | Path | IO[bytes]) -> int:
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), out)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=_row_schema()), out)
     return len(rows)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
-ROLES = ("user", "reviewer", "admin")
+from feedback.names import ROLES  # noqa: F401  (re-exported)
 
 
 def now() -> datetime:

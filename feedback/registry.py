@@ -12,9 +12,7 @@ from pathlib import Path
 
 from feedback import ranker_versions
 from feedback.db import Database, DatabaseUnavailable
-from feedback.learning import learn
 from feedback.training import judged_questions
-from retrieval import ranker_files
 from retrieval.errors import GroundloopError
 from retrieval.ranking import Ranker
 from retrieval.retriever import HybridRetriever
@@ -52,6 +50,8 @@ class ActiveRanker:
         if row is None:
             return self.default
         if row.version != self._version:
+            from retrieval import ranker_files  # skops, only once a learned ranker serves
+
             try:
                 self._ranker, self._version = ranker_files.load(Path(row.path)), row.version
             except (OSError, ValueError, KeyError) as error:
@@ -63,6 +63,9 @@ def retrain(
     db: Database, retriever: HybridRetriever, rankers_dir: Path, *, active: Ranker, dry_run: bool = False, force: bool = False
 ) -> RetrainReport:
     """Learn a candidate from all feedback; it serves only if it beats ``active`` on held-out feedback (or ``force``)."""
+    from feedback.learning import learn
+    from retrieval import ranker_files
+
     started = time.perf_counter()
     judged = judged_questions(db)
     if len(judged) < 2:

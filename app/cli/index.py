@@ -7,21 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from retrieval.beir import load_split
-from retrieval.evaluation import measure, write_trec_run
-from retrieval.ingest import IngestReport, ingest
-
-from app import components
 from app.cli.shell import out, progress, state
 
 commands = typer.Typer()
 
 
-def ingest_with_progress(paths: list[Path], collection: str | None) -> IngestReport:
+def ingest_with_progress(paths: list[Path], collection: str | None):
+    """An ``IngestReport``, with a bar on standard error while the chunks go in."""
+    from retrieval.ingest import ingest
+
     settings = state.settings
-    index = components.open_index(settings, collection)
+    index = state.root.index_of(collection)
     with progress() as bar:
         task = bar.add_task("Indexing chunks", total=None)
         return ingest(
@@ -58,8 +55,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the chunks that best match a question."""
-    settings = state.settings
-    documents = components.retriever(settings, components.open_index(settings), k=k).invoke(question)
+    documents = state.root.retriever(k=k).invoke(question)
     if as_json:
         print(json.dumps([{"text": d.page_content, **d.metadata} for d in documents], ensure_ascii=False, indent=2))
         return
@@ -80,11 +76,15 @@ def eval_command(
     run_out: Annotated[Path | None, typer.Option("--run-out", help="Write the ranking as a TREC run file.")] = None,
 ) -> None:
     """Index a BEIR dataset's corpus (once) and measure retrieval on one split."""
+    from rich.table import Table
+
+    from retrieval.beir import load_split
+    from retrieval.evaluation import write_trec_run
+
     beir = load_split(dataset, split)
     collection = beir_collection(dataset)
     ingest_with_progress([beir.corpus], collection)
-    settings = state.settings
-    retriever = components.retriever(settings, components.open_index(settings, collection))
+    retriever = state.root.retriever(collection=collection)
     result, run = measure_with_progress(retriever, beir.queries, beir.qrels)
     if run_out:
         write_trec_run(run, run_out)
@@ -98,6 +98,8 @@ def eval_command(
 
 
 def measure_with_progress(retriever, queries: dict[str, str], qrels: dict) -> tuple[dict, dict]:
+    from retrieval.evaluation import measure
+
     with progress() as bar:
         task = bar.add_task("Ranking queries", total=len(queries))
         return measure(

@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 
-from app import components
 from app.cli.shell import err, out, state
 
 commands = typer.Typer()
@@ -17,7 +16,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
 ) -> None:
     """Answer a question from the indexed documents with numbered citations, and check the answer."""
-    result = components.chain(state.settings).run(question)
+    result = state.root.chain.run(question)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
