@@ -112,18 +112,20 @@ class Chain:
         question = clean_question(question, max_chars=self.max_question_chars)
         standalone = self.condense.invoke({"question": question, "history": list(history)})
         lap("condense")
-        if self.ranker is not None:
-            self.retriever.ranker = self.ranker()
-        ranker_version = self.retriever.ranker.version
-        match = self.verified.find(standalone) if self.verified is not None else None
+        # This question's state, passed down and never stored on the chain its threads share: the
+        # ranker that serves it (read once, so the version recorded is the one that ranked) and its
+        # embedding (made once, for the verified lookup, retrieval, the memory and the answerer).
+        ranker = self.ranker() if self.ranker is not None else self.retriever.ranker
+        vector = self.retriever.index.embeddings.encode_questions([standalone])[0] if standalone.strip() else None
+        match = self.verified.find(standalone, vector=vector) if self.verified is not None else None
         if match is not None:
-            yield from self._serve_verified(question, standalone, match, ranker_version, timings, lap)
+            yield from self._serve_verified(question, standalone, match, ranker.version, timings, lap)
             return
-        sources = self.retriever.invoke(standalone)
+        sources = self.retriever.documents(standalone, ranker=ranker, vector=vector)
         lap("retrieve")
         pieces, answerer, notice = [], self.answerer, None
         try:
-            for piece in answerer.stream(standalone, sources):
+            for piece in answerer.stream(standalone, sources, vector=vector):
                 pieces.append(piece)
                 yield Token(piece)
         except (openai.APIError, TimeoutError) as error:
@@ -131,7 +133,7 @@ class Chain:
             if pieces:
                 yield Restart(notice)
             pieces, answerer = [], self.fallback
-            for piece in answerer.stream(standalone, sources):
+            for piece in answerer.stream(standalone, sources, vector=vector):
                 pieces.append(piece)
                 yield Token(piece)
         answer = "".join(pieces)
@@ -148,7 +150,7 @@ class Chain:
             reasons=verdict.reasons,
             timings_ms=timings,
             answerer=answerer.name,
-            ranker_version=ranker_version,
+            ranker_version=ranker.version,
             notice=notice,
         )
 

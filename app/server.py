@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(OfflinePage)
     app.include_router(dashboard.router(database, root.auth_secret))
     app.include_router(review.router(database, root.auth_secret,
-                                     lambda query, k: root.chain.retriever.model_copy(update={"k": k}).invoke(query)))
+                                     _search(root)))
     app.include_router(api.router)
     app.include_router(openai_api.router)
     app.add_middleware(SignInLimit, limits=lambda: root.limits)
@@ -76,6 +76,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     _mount_chat(app)
     return app
+
+
+def _search(root: Root):
+    """The review page's search box: the served index, ranked by the ranker that serves now."""
+
+    def search(query: str, k: int):
+        return root.chain.retriever.model_copy(update={"k": k}).documents(query, ranker=root.rankers())
+
+    return search
 
 
 def _prepare_chainlit(root: Root) -> None:

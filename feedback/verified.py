@@ -88,13 +88,16 @@ class VerifiedAnswers:
         vectors = self.embeddings.encode_questions([v.question for v in items])
         self._items, self._vectors, self._state = items, vectors, state
 
-    def find(self, question: str) -> Match | None:
+    def find(self, question: str, *, vector: np.ndarray | None = None) -> Match | None:
+        """``vector``: the question's embedding (``encode_questions``), when the caller has made it."""
         with self._lock:
             self._refresh()
             items, vectors = self._items, self._vectors
         if not items:
             return None
-        similarities = vectors @ self.embeddings.encode_questions([question])[0]
+        if vector is None:
+            vector = self.embeddings.encode_questions([question])[0]
+        similarities = vectors @ vector
         best = int(np.argmax(similarities))
         if float(similarities[best]) < self.threshold:
             return None
