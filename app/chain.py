@@ -7,7 +7,7 @@ the CLI and (later) the API all consume that one stream.
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import openai
 from langchain_core.documents import Document
@@ -19,41 +19,15 @@ from app.answerers import Answerer, ExtractiveAnswerer
 from app.condense import Condenser
 from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
+from feedback.results import AnswerResult, ShownSource
 from feedback.verified import Match, VerifiedAnswers
 from retrieval.ranking import Ranker
 
 
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    doc_id: str
-    title: str
-    source: str
-    text: str
-    score: float
-    similarity: float
-    rank: int
-    chunk_id: str
-    cited: bool
-
-
-@dataclass(frozen=True)
-class ChainResult:
-    question: str
-    standalone_question: str
-    answer: str
-    citations: list[Citation]
-    verdict: str
-    reasons: list[str]
-    timings_ms: dict[str, float]
-    answerer: str
-    ranker_version: str
-    notice: str | None = None
-    verified: bool = False
-    """The answer is a reviewer's approved correction to a question close to this one."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+Citation = ShownSource
+"""A source shown with the answer (the feedback writers' ``ShownSource``)."""
+ChainResult = AnswerResult
+"""The chain's one result object, handed as it is to the feedback writers."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def simulate(
     before, _ = measure_with_progress(chain.retriever, eval_queries, qrels)
     with progress() as bar:
         task = bar.add_task("Answering and judging", total=len(feedback_queries))
-        give_feedback(db, ask=lambda q: chain.run(q).to_dict(), queries=feedback_queries, qrels=qrels,
+        give_feedback(db, ask=chain.run, queries=feedback_queries, qrels=qrels,
                       progress=lambda step: bar.advance(task, step))
     with err.status("Learning from feedback…"):
         report = registry.retrain(db, chain.retriever, settings.rankers_dir, active=chain.ranker())
