@@ -18,8 +18,7 @@ from app.limits import SignInLimit
 from app.offline_page import OfflinePage
 from app.runtime import Root
 from app.settings import Settings
-from feedback.db import DatabaseUnavailable
-from feedback.writing import NotAllowed, NotFound
+from app.http_errors import status_of
 from retrieval.errors import GroundloopError
 
 __all__ = ["auth_secret", "create_app", "from_environment", "run"]
@@ -150,9 +149,7 @@ def _errors_as_short_messages() -> None:
     from chainlit.server import app as chainlit_app
 
     async def short_message(_: Request, error: GroundloopError) -> JSONResponse:
-        status = (403 if isinstance(error, NotAllowed) else 404 if isinstance(error, NotFound)
-                  else 503 if isinstance(error, DatabaseUnavailable) else 400)
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return JSONResponse({"detail": str(error)}, status_code=status_of(error, bad_input=400))
 
     chainlit_app.add_exception_handler(GroundloopError, short_message)
 
