@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import or_
 from sqlmodel import select
 
-from feedback import names
+from feedback import counting, names
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
@@ -55,11 +55,19 @@ class Item:
     citations: list[Citation]
     feedback: list[tuple[Feedback, str]]
     reviews: list[tuple[Review, str]]
+    newest: Review | None = None
+    """The newest review, whoever gave it (``counting.newest_reviews``): it alone decides."""
 
     @property
     def decision(self) -> str | None:
         """The newest review's decision: a later review overrules an earlier one."""
-        return self.reviews[-1][0].decision if self.reviews else None
+        return self.newest.decision if self.newest is not None else None
+
+    @property
+    def _approving(self) -> Review | None:
+        """The newest review when it approves and may be exported."""
+        shown = self.reviews[-1][0] if self.reviews else None
+        return shown if counting.is_approved(self.newest) and shown is not None and shown.id == self.newest.id else None
 
     @property
     def corrected(self) -> str | None:
@@ -69,8 +77,8 @@ class Item:
         """
         if self.decision == "rejected":
             return None
-        if self.decision == "approved" and (self.reviews[-1][0].text or "").strip():
-            return self.reviews[-1][0].text.strip()
+        if self._approving is not None and (self._approving.text or "").strip():
+            return self._approving.text.strip()
         corrections = [f.text.strip() for f, _ in self.feedback if f.kind == "correction" and (f.text or "").strip()]
         return corrections[-1] if corrections else None
 
@@ -126,7 +134,9 @@ def gather(db: Database, *, since: date | None = None, approved_only: bool = Fal
             select(Review).where(Review.answer_id.in_(wanted), Review.reviewer_id.not_in(opted_out))
             .order_by(Review.created_at, Review.id)
         ).all()
-    items = {a.id: Item(a, names.get(a.user_id) if a.user_id else None, [], [], []) for a in answers}
+        newest = counting.newest_reviews(session, session.exec(wanted).all())
+    items = {a.id: Item(a, names.get(a.user_id) if a.user_id else None, [], [], [], newest.get(a.id))
+             for a in answers}
     for citation in citations:
         items[citation.answer_id].citations.append(citation)
     for row in feedback:
@@ -322,7 +332,7 @@ def qrels(db: Database, *, since: date | None = None, approved_only: bool = Fals
                         "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
                         "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
                     }
-        if item.decision == "approved":
+        if item._approving is not None:
             review, reviewer = item.reviews[-1]
             for doc_id in dict.fromkeys(review.doc_ids):
                 attached.setdefault((qid, doc_id), []).append({

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import select
 
+from feedback import counting
 from feedback.db import Database, DatabaseUnavailable
 from feedback.models import Answer, Review
 
@@ -41,16 +42,13 @@ class Match:
 def verified_answers(db: Database) -> list[Verified]:
     """Every answer whose newest review approved it with a text, oldest review first."""
     with db.read() as session:
-        rows = session.exec(
-            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).order_by(Review.created_at, Review.id)
-        ).all()
-    newest: dict[str, tuple[Review, Answer]] = {}
-    for review, answer in rows:
-        newest[answer.id] = (review, answer)  # later rows replace earlier ones
+        approved = counting.approved_reviews(session)
+        answers = {a.id: a for a in session.exec(select(Answer).where(Answer.id.in_(list(approved))))}
+    ordered = sorted(approved.values(), key=lambda review: (review.created_at, review.id))
     return [
-        Verified(answer.standalone_question, review.text.strip(), list(review.doc_ids), answer.id, review.id)
-        for review, answer in newest.values()
-        if review.decision == "approved" and review.text and review.text.strip()
+        Verified(answers[r.answer_id].standalone_question, r.text.strip(), list(r.doc_ids), r.answer_id, r.id)
+        for r in ordered
+        if r.text and r.text.strip()
     ]
 
 

@@ -69,7 +69,7 @@ def test_a_killed_writer_keeps_what_it_acknowledged(tmp_path):
     migrate.upgrade(db)
     user = accounts.add_user(db, identifier="alice")
     answer = answer_log.record_answer(
-        db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
+        db, question="q", standalone_question="q", answer="a", answerer="test", verdict="ok",
         reasons=[], timings_ms={}, citations=[], user_id=user.id,
     )
     db.dispose()

@@ -112,7 +112,7 @@ def test_rows_written_at_0001_survive_the_upgrade(blank_db):
         assert columns(blank_db)[table] == REVISION_0001[table]
         assert same_rows(read_all(blank_db, table), rows), table
     answer = answer_log.record_answer(
-        blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
+        blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="ok",
         reasons=[], timings_ms={}, citations=[], user_id="u1", thread_id="t1", step_id="s2",
     )
     opinions.record_thumb(blank_db, answer_id=answer.id, user_id="u1", up=True)
