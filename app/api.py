@@ -99,7 +99,7 @@ class RankerVersion(BaseModel):
     activated_at: datetime | None
 
 
-class ModelsResponse(BaseModel):
+class RankersResponse(BaseModel):
     active: str = Field(description="The version serving now; 'fusion' before any learned ranker is active.")
     metrics: dict = Field(description="The active version's held-out metrics.")
     versions: list[RankerVersion]
@@ -170,15 +170,16 @@ def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackReq
     return saved
 
 
-@router.get("/models", response_model=ModelsResponse)
-def models(_: ApiKeyDep) -> ModelsResponse:
+@router.get("/rankers", response_model=RankersResponse)
+@router.get("/models", response_model=RankersResponse, description="The older name of `GET /api/v1/rankers`.")
+def rankers(_: ApiKeyDep) -> RankersResponse:
     """The ranker serving answers now, with its held-out metrics, and every version learned so far."""
     try:
-        rows = ranker_versions.model_versions(runtime.database())
+        rows = ranker_versions.ranker_versions(runtime.database())
     except GroundloopError as error:
         raise refusal(error) from None
     active = next((row for row in rows if row.status == "active"), None)
-    return ModelsResponse(
+    return RankersResponse(
         active=active.version if active else "fusion", metrics=active.metrics if active else {},
         versions=[RankerVersion(**row.model_dump(include=set(RankerVersion.model_fields))) for row in rows],
     )

@@ -192,10 +192,10 @@ class Review(SQLModel, table=True):
     created_at: datetime = _when(index=True)
 
 
-class ModelVersion(SQLModel, table=True):
+class RankerVersion(SQLModel, table=True):
     """A ranker learned from feedback: its files, how it measured, and whether it serves."""
 
-    __tablename__ = "model_versions"
+    __tablename__ = "ranker_versions"
     id: int | None = Field(default=None, primary_key=True)
     version: str = Field(unique=True, max_length=50)
     path: str
@@ -205,6 +205,10 @@ class ModelVersion(SQLModel, table=True):
     counts: dict = _json(dict)
     created_at: datetime = _when()
     activated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+ModelVersion = RankerVersion
+"""The older name (a ranker was once called a model here)."""
 
 
 class ApiKey(SQLModel, table=True):

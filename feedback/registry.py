@@ -44,7 +44,7 @@ class ActiveRanker:
 
     def __call__(self) -> Ranker:
         try:
-            row = ranker_versions.active_model(self.db)
+            row = ranker_versions.active_ranker(self.db)
         except DatabaseUnavailable:
             return self._ranker  # answering matters more than the newest ranker
         if row is None:
@@ -70,13 +70,13 @@ def retrain(
     judged = judged_questions(db)
     if len(judged) < 2:
         raise GroundloopError(f"Not enough feedback to learn from yet: {len(judged)} judged questions, 2 or more needed.")
-    version = f"v{ranker_versions.model_count(db) + 1}"
+    version = f"v{ranker_versions.ranker_count(db) + 1}"
     outcome = learn(retriever, judged, version=version, active=active)
     activated = (outcome.better or force) and not dry_run
     if not dry_run:
         path = rankers_dir / version
         ranker_files.save(outcome.ranker, path)
-        ranker_versions.record_model_version(
+        ranker_versions.record_ranker_version(
             db,
             version=version,
             path=str(path.resolve()),

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import export, index, keys, models, serve, simulate, users, webhooks
+from app.cli import export, index, keys, rankers, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 
@@ -18,11 +18,12 @@ cli = typer.Typer(
     help="groundloop: answers from your documents, with citations.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 # The order of these lines is the order of `groundloop --help`.
-for commands in (index.commands, simulate.commands, serve.commands, models.commands, export.commands):
+for commands in (index.commands, simulate.commands, serve.commands, rankers.commands, export.commands):
     cli.add_typer(commands)
 cli.add_typer(users.group, name="users")
 cli.add_typer(keys.group, name="keys")
-cli.add_typer(models.group, name="models")
+cli.add_typer(rankers.group, name="rankers")
+cli.add_typer(rankers.group, name="models", help="The older name of `groundloop rankers`: the same commands.")
 cli.add_typer(webhooks.group, name="webhooks")
 
 

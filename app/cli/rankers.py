@@ -1,9 +1,11 @@
-"""Rankers learned from feedback: retrain, and groundloop models to list, activate and roll back."""
+"""Rankers learned from feedback: retrain, and groundloop rankers to list, activate and roll back
+(``groundloop models`` is the older name of the same group)."""
 
 import time
 from typing import Annotated
 
 import typer
+
 from retrieval.errors import GroundloopError
 
 from app.cli.shell import err, out, state
@@ -31,7 +33,7 @@ def retrain(
         return
     err.print(f"Watching for {settings.retrain_after} new feedback events (Ctrl-C stops).")
     while True:
-        if ranker_versions.feedback_events_since_last_model(db) >= settings.retrain_after:
+        if ranker_versions.feedback_events_since_last_ranker(db) >= settings.retrain_after:
             try:
                 _retrain_once(root, dry_run=dry_run, force=force)
             except GroundloopError as error:
@@ -56,14 +58,14 @@ def _retrain_once(root, *, dry_run: bool, force: bool) -> None:
 
 
 @group.command("list")
-def models_list() -> None:
+def rankers_list() -> None:
     """Every version with its held-out metrics, counts and status."""
     from rich.table import Table
 
     from feedback import ranker_versions
 
     table = Table("version", "status", "held-out nDCG@10", "vs active", "questions", "created", "activated")
-    for row in ranker_versions.model_versions(state.root.database):
+    for row in ranker_versions.ranker_versions(state.root.database):
         table.add_row(
             row.version, row.status, f"{row.metrics.get('held_out_ndcg@10', 0):.4f}",
             f"{row.metrics.get('active_ndcg@10', 0):.4f} ({row.metrics.get('compared_with', '')})",
@@ -74,18 +76,18 @@ def models_list() -> None:
 
 
 @group.command("activate")
-def models_activate(version: Annotated[str, typer.Argument(help="A version from `groundloop models list`.")]) -> None:
+def rankers_activate(version: Annotated[str, typer.Argument(help="A version from `groundloop rankers list`.")]) -> None:
     """Serve this version from the next question on (running servers too)."""
     from feedback import ranker_versions
 
-    row = ranker_versions.activate_model(state.root.database, version=version)
+    row = ranker_versions.activate_ranker(state.root.database, version=version)
     out.print(f"{row.version} is active.")
 
 
 @group.command("rollback")
-def models_rollback() -> None:
+def rankers_rollback() -> None:
     """Serve the version that served before the active one (fusion when there was none)."""
     from feedback import ranker_versions
 
-    previous = ranker_versions.rollback_model(state.root.database)
+    previous = ranker_versions.rollback_ranker(state.root.database)
     out.print(f"{previous.version} is active." if previous else "No learned ranker is active: fusion serves.")
