@@ -71,8 +71,11 @@ class Chain:
         self.retriever.index.embeddings.encode(["warm up"], threads=1)
         self.retriever.index.keyword()
 
-    def stream(self, question: str, history: list[str] = ()) -> Iterator[Token | Restart | ChainResult]:
-        """``history`` holds the thread's earlier standalone questions, oldest first."""
+    def stream(
+        self, question: str, history: list[str] = (), *, ranker: Ranker | None = None
+    ) -> Iterator[Token | Restart | ChainResult]:
+        """``history`` holds the thread's earlier standalone questions, oldest first; ``ranker``, when
+        given, ranks this question instead of the one that serves (to compare them)."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -89,7 +92,8 @@ class Chain:
         # This question's state, passed down and never stored on the chain its threads share: the
         # ranker that serves it (read once, so the version recorded is the one that ranked) and its
         # embedding (made once, for the verified lookup, retrieval, the memory and the answerer).
-        ranker = self.ranker() if self.ranker is not None else self.retriever.ranker
+        if ranker is None:
+            ranker = self.ranker() if self.ranker is not None else self.retriever.ranker
         vector = self.retriever.index.embeddings.encode_questions([standalone])[0] if standalone.strip() else None
         match = self.verified.find(standalone, vector=vector) if self.verified is not None else None
         if match is not None:
@@ -170,8 +174,8 @@ class Chain:
             for n, chunk in enumerate(firsts, start=1)
         ]
 
-    def run(self, question: str, history: list[str] = ()) -> ChainResult:
-        *_, result = self.stream(question, history)
+    def run(self, question: str, history: list[str] = (), *, ranker: Ranker | None = None) -> ChainResult:
+        *_, result = self.stream(question, history, ranker=ranker)
         return result
 
 

@@ -70,12 +70,18 @@ def retriever(settings: Settings, index: HybridIndex, *, k: int | None = None) -
     )
 
 
+def fusion(settings: Settings):
+    """The ranker that serves before any was learned: fusion with the settings' weight."""
+    from retrieval.ranking import FusionRanker
+
+    return FusionRanker(dense_weight=settings.dense_weight)
+
+
 def active_ranker(settings: Settings, db: Database) -> ActiveRanker:
     """The ranker the database says is active; fusion with the settings' weight before any is."""
     from feedback.registry import ActiveRanker
-    from retrieval.ranking import FusionRanker
 
-    return ActiveRanker(db, FusionRanker(dense_weight=settings.dense_weight))
+    return ActiveRanker(db, fusion(settings))
 
 
 def chain(

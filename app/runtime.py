@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from feedback.verified import VerifiedAnswers
     from retrieval.embeddings import MiniLMEmbeddings
     from retrieval.index import HybridIndex
+    from retrieval.ranking import Ranker
     from retrieval.retriever import HybridRetriever
 
 
@@ -101,6 +102,17 @@ class Root:
         from app.limits import RateLimits
 
         return self._once("limits", lambda: RateLimits(self.settings))
+
+    def ranker(self, choice: str = "active") -> Ranker:
+        """``fusion``, ``active`` (what serves now) or a version from ``groundloop rankers list``."""
+        from app import components
+        from feedback.registry import named_ranker
+
+        if choice == "active":
+            return self.rankers()
+        if choice == "fusion":
+            return components.fusion(self.settings)
+        return named_ranker(self.database, choice)
 
     def retriever(self, *, k: int | None = None, collection: str | None = None) -> HybridRetriever:
         """A retriever over the served index (or another collection), ranking with the fusion ranker;

@@ -59,15 +59,20 @@ class Item:
     """The newest review, whoever gave it (``counting.newest_reviews``): it alone decides."""
 
     @property
+    def _deciding(self) -> Review | None:
+        """The newest review, which alone decides, when it may be exported (its reviewer did not opt
+        out); an older review never stands in for a hidden newer one."""
+        shown = self.reviews[-1][0] if self.reviews else None
+        return shown if self.newest is not None and shown is not None and shown.id == self.newest.id else None
+
+    @property
     def decision(self) -> str | None:
         """The newest review's decision: a later review overrules an earlier one."""
-        return self.newest.decision if self.newest is not None else None
+        return self._deciding.decision if self._deciding is not None else None
 
     @property
     def _approving(self) -> Review | None:
-        """The newest review when it approves and may be exported."""
-        shown = self.reviews[-1][0] if self.reviews else None
-        return shown if counting.is_approved(self.newest) and shown is not None and shown.id == self.newest.id else None
+        return self._deciding if counting.is_approved(self._deciding) else None
 
     @property
     def corrected(self) -> str | None:

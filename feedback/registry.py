@@ -59,6 +59,19 @@ class ActiveRanker:
         return self._ranker
 
 
+def named_ranker(db: Database, version: str) -> Ranker:
+    """The learned ranker saved as ``version``, whatever serves now (to compare it with the active one)."""
+    from retrieval import ranker_files
+
+    row = next((row for row in ranker_versions.ranker_versions(db) if row.version == version), None)
+    if row is None:
+        raise GroundloopError(f"No ranker version '{version}': see groundloop rankers list.")
+    try:
+        return ranker_files.load(Path(row.path))
+    except (OSError, ValueError, KeyError) as error:
+        raise GroundloopError(f"Ranker {version} cannot be loaded from {row.path}: {error}") from None
+
+
 def retrain(
     db: Database, retriever: HybridRetriever, rankers_dir: Path, *, active: Ranker, dry_run: bool = False, force: bool = False
 ) -> RetrainReport:

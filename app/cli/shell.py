@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from app.runtime import Root
     from app.settings import Settings
 
+RANKER_HELP = ("Rank with: active (the ranker that serves, the default), fusion, or a version from "
+               "`groundloop rankers list`.")
+
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
