@@ -211,6 +211,14 @@ ModelVersion = RankerVersion
 """The older name (a ranker was once called a model here)."""
 
 
+class Stamp(SQLModel, table=True):
+    """How often a kind of state (``rankers``, ``reviews``) changed: bumped by the writer that changes it."""
+
+    __tablename__ = "stamps"
+    name: str = Field(primary_key=True, max_length=50)
+    value: int
+
+
 class ApiKey(SQLModel, table=True):
     """A key a program uses for the API on someone's behalf. Only a hash of the secret is kept;
     ``prefix`` is the public part of the key, shown in listings and used to find it."""

@@ -2,6 +2,7 @@
 
 from sqlmodel import Session, select
 
+from feedback import stamps
 from feedback.db import Database
 from feedback.models import Event, RankerVersion, now
 from feedback.writing import NotFound, _log
@@ -47,6 +48,7 @@ def rollback_ranker(db: Database, *, actor_id: str | None = None) -> RankerVersi
         previous = next((row for row in served if row is not current), None)
         current.status = "rolled_back"
         session.add(current)
+        stamps.bump(session, stamps.RANKERS)
         _log(session, actor_id=actor_id, action="ranker_rolled_back", subject=current)
         if previous is not None:
             _activate(session, previous, actor_id)
@@ -59,6 +61,7 @@ def _activate(session: Session, row: RankerVersion, actor_id: str | None) -> Non
         session.add(other)
     row.status, row.activated_at = "active", now()
     session.add(row)
+    stamps.bump(session, stamps.RANKERS)
     _log(session, actor_id=actor_id, action="ranker_activated", subject=row)
 
 

@@ -6,11 +6,12 @@ version is recorded only after its files are whole, and made active in the same 
 """
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedback import ranker_versions
+from feedback import ranker_versions, stamps
 from feedback.db import Database, DatabaseUnavailable
 from feedback.training import judged_questions
 from retrieval.errors import GroundloopError
@@ -34,19 +35,32 @@ class RetrainReport:
 
 
 class ActiveRanker:
-    """The ranker that serves now: read from the database on each call, files loaded once per version,
-    so a version activated by another process serves from the next question on."""
+    """The ranker that serves now. Each call looks at the rankers' change stamp only; the active
+    version is read again when the stamp moved, and its files loaded once per version, so a version
+    activated by another process serves from the next question on."""
 
     def __init__(self, db: Database, default: Ranker) -> None:
         self.db, self.default = db, default
         self._version: str | None = None
         self._ranker: Ranker = default
+        self._serving: Ranker = default
+        self._stamp: int | None = None
+        self._lock = threading.Lock()
 
     def __call__(self) -> Ranker:
         try:
-            row = ranker_versions.active_ranker(self.db)
+            stamp = stamps.read(self.db, stamps.RANKERS)
+            if stamp == self._stamp:
+                return self._serving
+            with self._lock:
+                if stamp != self._stamp:
+                    self._serving, self._stamp = self._active(), stamp
+                return self._serving
         except DatabaseUnavailable:
-            return self._ranker  # answering matters more than the newest ranker
+            return self._serving  # answering matters more than the newest ranker
+
+    def _active(self) -> Ranker:
+        row = ranker_versions.active_ranker(self.db)
         if row is None:
             return self.default
         if row.version != self._version:

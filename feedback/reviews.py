@@ -2,7 +2,7 @@
 
 from sqlmodel import Session
 
-from feedback import policy
+from feedback import policy, stamps
 from feedback.db import Database
 from feedback.models import Answer, Feedback, Review, User
 from feedback.writing import NotFound, _log, _mark
@@ -19,6 +19,7 @@ def record_review(
         _reviewable(session, answer_id, reviewer_id)
         review = Review(answer_id=answer_id, reviewer_id=reviewer_id, decision=decision, text=text, doc_ids=doc_ids)
         session.add(review)
+        stamps.bump(session, stamps.REVIEWS)
         session.flush()
         _log(session, actor_id=reviewer_id, action="review", subject=review, answer_id=answer_id, decision=decision)
         return review
