@@ -50,16 +50,14 @@ def simulate(
     settings = state.settings.model_copy(update={"collection": collection})
     root = Root(settings)
     db, chain = root.database, root.chain
-    chain.retriever.ranker = chain.ranker()
-    before, _ = measure_with_progress(chain.retriever, eval_queries, qrels)
+    before, _ = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     with progress() as bar:
         task = bar.add_task("Answering and judging", total=len(feedback_queries))
         give_feedback(db, ask=chain.run, queries=feedback_queries, qrels=qrels,
                       progress=lambda step: bar.advance(task, step))
     with err.status("Learning from feedback…"):
         report = registry.retrain(db, chain.retriever, settings.rankers_dir, active=chain.ranker())
-    chain.retriever.ranker = chain.ranker()
-    after, run = measure_with_progress(chain.retriever, eval_queries, qrels)
+    after, run = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     if run_out:
         write_trec_run(run, run_out)
     summary = {"before": before, "after": after, "feedback_queries": len(feedback_queries),
