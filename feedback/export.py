@@ -322,21 +322,18 @@ def qrels(db: Database, *, since: date | None = None, approved_only: bool = Fals
     whatever the marks. Questions without a relevant document are left out: they cannot be measured.
     """
     texts: dict[str, str] = {}
-    marks: dict[tuple[str, str, str], dict] = {}
+    given: list[tuple[str, str, str, datetime, dict]] = []
     attached: dict[tuple[str, str], list[dict]] = {}
     for item in gather(db, since=since, approved_only=approved_only):
         qid = query_id(item.answer.standalone_question)
         texts.setdefault(qid, item.answer.standalone_question)
-        for mark, name in item.feedback:
-            if mark.kind != "source_mark":
-                continue
-            for doc_id in mark.doc_ids:
-                previous = marks.get((qid, doc_id, mark.user_id))
-                if previous is None or mark.updated_at >= previous["at"]:
-                    marks[(qid, doc_id, mark.user_id)] = {
-                        "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
-                        "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
-                    }
+        given += [
+            (qid, doc_id, mark.user_id, mark.updated_at, {
+                "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
+                "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
+            })
+            for mark, name in item.feedback if mark.kind == "source_mark" for doc_id in mark.doc_ids
+        ]
         if item._approving is not None:
             review, reviewer = item.reviews[-1]
             for doc_id in dict.fromkeys(review.doc_ids):
@@ -344,7 +341,7 @@ def qrels(db: Database, *, since: date | None = None, approved_only: bool = Fals
                     "score": 1, "kind": "review", "answer_id": item.answer.id, "user": reviewer,
                     "created_at": _iso(review.created_at),
                 })
-    return _tally(texts, marks, attached)
+    return _tally(texts, counting.current_marks(given), attached)
 
 
 def _tally(texts: dict[str, str], marks: dict[tuple[str, str, str], dict],
