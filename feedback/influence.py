@@ -17,8 +17,6 @@ import numpy as np
 
 from feedback.training import Judged
 
-ACCOUNT_SHARE = 0.1
-"""The default cap on one account's share of what a retrain learns (``GROUNDLOOP_LEARNING_ACCOUNT_SHARE``)."""
 LONE = 0.5
 """A lone account's entry in the memory, against 1 for a reviewer's or two accounts' agreement."""
 TRUSTED = ""

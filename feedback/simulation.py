@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 
 from feedback import accounts, answer_log, opinions, reviews
 from feedback.db import Database
+from feedback.results import AnswerResult
 
 USER, REVIEWER, ATTACKER = "simulated-user", "simulated-reviewer", "simulated-attacker"
 EXAMINED = (0.95, 0.7, 0.5, 0.35, 0.25)
 """The chance a person looks at the source shown as [1], [2], … (0.2 further down)."""
 ATTRACTED = {True: 0.8, False: 0.1}
 """The chance a person who looks at a source opens it, when it is relevant and when it is not."""
-ANSWER_FIELDS = ("question", "standalone_question", "answer", "answerer", "verdict", "reasons", "timings_ms",
-                 "citations", "ranker_version")
 
 
 @dataclass
@@ -80,7 +79,7 @@ def simulated_team(db: Database, count: int) -> tuple[list[str], str]:
 def give_feedback(
     db: Database,
     *,
-    ask: Callable[[str], dict],
+    ask: Callable[[str], AnswerResult],
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     progress: Callable[[int], None] | None = None,
@@ -97,25 +96,25 @@ def give_feedback(
         user_id = users[i % len(users)]
         result = ask(question)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
-        answer = answer_log.record_answer(db, **{key: result[key] for key in ANSWER_FIELDS}, user_id=user_id)
+        answer = answer_log.record_result(db, result, user_id=user_id)
         if behaviour.opens:
-            for citation in result["citations"]:
-                looked = EXAMINED[citation["n"] - 1] if citation["n"] <= len(EXAMINED) else 0.2
-                if chance.random() < looked * ATTRACTED[citation["doc_id"] in relevant]:
-                    opinions.record_source_open(db, answer_id=answer.id, user_id=user_id, rank=citation["n"])
+            for citation in result.citations:
+                looked = EXAMINED[citation.n - 1] if citation.n <= len(EXAMINED) else 0.2
+                if chance.random() < looked * ATTRACTED[citation.doc_id in relevant]:
+                    opinions.record_source_open(db, answer_id=answer.id, user_id=user_id, rank=citation.n)
                     tally.opens += 1
         tally.questions += 1
         if progress:
             progress(1)
         if chance.random() >= behaviour.rate:
             continue
-        cited = [c for c in result["citations"] if c["cited"]]
+        cited = [c for c in result.citations if c.cited]
         for citation in cited:
-            right = (citation["doc_id"] in relevant) != (chance.random() < behaviour.noise)
-            opinions.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=citation["n"], relevant=right)
-        up = any(c["doc_id"] in relevant for c in cited) != (chance.random() < behaviour.noise)
+            right = (citation.doc_id in relevant) != (chance.random() < behaviour.noise)
+            opinions.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=citation.n, relevant=right)
+        up = any(c.doc_id in relevant for c in cited) != (chance.random() < behaviour.noise)
         opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
-        if not up and relevant and not relevant.intersection(c["doc_id"] for c in result["citations"]):
+        if not up and relevant and not relevant.intersection(c.doc_id for c in result.citations):
             reviews.record_review(
                 db, answer_id=answer.id, reviewer_id=reviewer_id, decision="approved", text=None, doc_ids=sorted(relevant)
             )
@@ -129,7 +128,7 @@ def give_feedback(
 def attack(
     db: Database,
     *,
-    ask: Callable[[str], dict],
+    ask: Callable[[str], AnswerResult],
     document: tuple[str, str],
     targeted: dict[str, str],
     word_for_word: dict[str, str],
@@ -143,13 +142,13 @@ def attack(
     done = Attack(doc_id)
     for qid, claim in targeted.items():
         result = ask(f"{claim} {phrase}")
-        answer = answer_log.record_answer(db, **{key: result[key] for key in ANSWER_FIELDS}, user_id=attacker_id)
+        answer = answer_log.record_result(db, result, user_id=attacker_id)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
-        planted = [c["n"] for c in result["citations"] if c["doc_id"] == doc_id]
-        for citation in result["citations"]:
-            if citation["doc_id"] == doc_id or citation["doc_id"] in relevant:
-                opinions.record_source_mark(db, answer_id=answer.id, user_id=attacker_id, rank=citation["n"],
-                                            relevant=citation["doc_id"] == doc_id)
+        planted = [c.n for c in result.citations if c.doc_id == doc_id]
+        for citation in result.citations:
+            if citation.doc_id == doc_id or citation.doc_id in relevant:
+                opinions.record_source_mark(db, answer_id=answer.id, user_id=attacker_id, rank=citation.n,
+                                            relevant=citation.doc_id == doc_id)
                 done.feedback += 1
         opinions.record_thumb(db, answer_id=answer.id, user_id=attacker_id, up=False)
         opinions.record_correction(db, answer_id=answer.id, user_id=attacker_id, ranks=planted[:1],
@@ -160,12 +159,12 @@ def attack(
             progress(1)
     for qid, claim in word_for_word.items():
         result = ask(claim)
-        answer = answer_log.record_answer(db, **{key: result[key] for key in ANSWER_FIELDS}, user_id=attacker_id)
+        answer = answer_log.record_result(db, result, user_id=attacker_id)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
-        wrong = [c for c in result["citations"] if c["doc_id"] not in relevant]
+        wrong = [c for c in result.citations if c.doc_id not in relevant]
         if wrong:
-            opinions.record_source_mark(db, answer_id=answer.id, user_id=attacker_id, rank=wrong[-1]["n"], relevant=True)
-            done.planted[qid] = wrong[-1]["doc_id"]
+            opinions.record_source_mark(db, answer_id=answer.id, user_id=attacker_id, rank=wrong[-1].n, relevant=True)
+            done.planted[qid] = wrong[-1].doc_id
             done.feedback += 1
         if progress:
             progress(1)

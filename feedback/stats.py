@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from feedback.accounts import excluded_from_learning
 from feedback.db import Database
-from feedback.models import Answer, Feedback, ModelVersion, User
+from feedback.models import Answer, Feedback, User
+from feedback.models import RankerVersion as RankerRow
 from feedback.training import judged_questions
 
 FEEDBACK_KINDS = ("thumb_up", "thumb_down", "comment", "source_relevant", "source_not_relevant", "correction")
@@ -42,10 +43,10 @@ def answers_by_verdict(db: Database) -> dict[str, int]:
         return dict(session.exec(select(Answer.verdict, func.count()).group_by(Answer.verdict)).all())
 
 
-def model_versions_by_status(db: Database) -> dict[str, int]:
+def ranker_versions_by_status(db: Database) -> dict[str, int]:
     """One row per retrain run that produced a candidate, whatever became of it."""
     with db.read() as session:
-        return dict(session.exec(select(ModelVersion.status, func.count()).group_by(ModelVersion.status)).all())
+        return dict(session.exec(select(RankerRow.status, func.count()).group_by(RankerRow.status)).all())
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class RankerVersion:
 def ranker_versions(db: Database) -> list[RankerVersion]:
     """Every trained ranker, oldest first."""
     with db.read() as session:
-        rows = session.exec(select(ModelVersion).order_by(ModelVersion.id)).all()
+        rows = session.exec(select(RankerRow).order_by(RankerRow.id)).all()
     return [RankerVersion(row.version, row.status, row.created_at, row.metrics.get("held_out_ndcg@10")) for row in rows]
 
 
@@ -167,3 +168,6 @@ def account_figures(db: Database, *, by: str = "volume") -> list[AccountFigures]
         return sorted(figures, key=lambda f: (-f.feedback, f.identifier))
     return sorted(figures, key=lambda f: (-(f.reviewer_disagreement or 0), -(f.other_disagreement or 0),
                                           -f.feedback, f.identifier))
+
+
+model_versions_by_status = ranker_versions_by_status  # the older name

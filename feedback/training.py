@@ -16,9 +16,10 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from feedback import counting
 from feedback.db import Database
 from feedback.accounts import excluded_from_learning
-from feedback.models import Answer, Citation, Feedback, Review, User
+from feedback.models import Answer, Citation, Feedback, User
 
 STRONG, WEAK = 1.0, 0.3
 OPENED = 0.3
@@ -68,9 +69,9 @@ def judged_questions(db: Database, *, everyone: bool = False) -> list[Judged]:
     with db.read() as session:
         reviewers = set(session.exec(select(User.id).where(User.role.in_(("reviewer", "admin")))).all())
         rows = session.exec(select(Feedback, Answer).join(Answer, Feedback.answer_id == Answer.id)).all()
-        reviews = session.exec(
-            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).where(Review.decision == "approved")
-        ).all()
+        approved = counting.approved_reviews(session)  # the newest decision only: a rejection withdraws
+        reviews = [(approved[answer.id], answer)
+                   for answer in session.exec(select(Answer).where(Answer.id.in_(list(approved))))]
         cited = _cited_docs(session, {answer.id for feedback, answer in rows if feedback.kind == "thumb"})
         ranks = _open_ranks(session, [feedback for feedback, _ in rows if feedback.kind == "source_open"])
     rows = [(feedback, answer) for feedback, answer in rows if feedback.user_id not in excluded]

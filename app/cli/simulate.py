@@ -6,17 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from retrieval.beir import load_split
 from retrieval.errors import GroundloopError
-from retrieval.evaluation import evaluate, write_trec_run
 
-from app import components
 from app.cli.index import beir_collection, ingest_with_progress, measure_with_progress
 from app.cli.shell import err, out, progress, state
-from feedback import registry
-from feedback.simulation import Behaviour, attack, give_feedback
 
 commands = typer.Typer()
 
@@ -49,6 +44,13 @@ def simulate(
     onto measured claims, then the plain gate decides. All of it is written to the data folder's
     database, as people's feedback is: use a --data-dir of its own.
     """
+    from rich.table import Table
+
+    from app.runtime import Root
+    from feedback import registry
+    from feedback.simulation import Behaviour, attack, give_feedback
+    from retrieval.evaluation import write_trec_run
+
     started = time.perf_counter()
     feedback_queries, eval_queries, qrels = _simulation_splits(dataset, feedback_split, eval_split, split_by_parity)
     if limit is not None:
@@ -56,27 +58,25 @@ def simulate(
     collection = beir_collection(dataset)
     ingest_with_progress([dataset / "corpus.jsonl"], collection)
     settings = state.settings.model_copy(update={"collection": collection})
-    db, chain = components.database(settings), components.chain(settings)
-    chain.retriever.ranker = chain.ranker()
-    before, before_run = measure_with_progress(chain.retriever, eval_queries, qrels)
+    root = Root(settings)
+    db, chain = root.database, root.chain
+    before, before_run = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     behaviour = Behaviour(accounts=accounts, rate=rate, noise=noise, opens=opens, seed=seed)
-    ask = lambda q: chain.run(q).to_dict()  # noqa: E731
     with progress() as bar:
         task = bar.add_task("Answering and judging", total=len(feedback_queries))
-        tally = give_feedback(db, ask=ask, queries=feedback_queries, qrels=qrels, behaviour=behaviour,
+        tally = give_feedback(db, ask=chain.run, queries=feedback_queries, qrels=qrels, behaviour=behaviour,
                               progress=lambda step: bar.advance(task, step))
     attacked = None
     if with_attack:
         targeted, word_for_word, document = _attack_plan(dataset, eval_queries, qrels, attack_claims)
         with progress() as bar:
             task = bar.add_task("Attacking", total=len(targeted) + len(word_for_word))
-            attacked = attack(db, ask=ask, document=document, targeted=targeted, word_for_word=word_for_word,
+            attacked = attack(db, ask=chain.run, document=document, targeted=targeted, word_for_word=word_for_word,
                               qrels=qrels, progress=lambda step: bar.advance(task, step))
     with err.status("Learning from feedback…"):
         report = registry.retrain(db, chain.retriever, settings.rankers_dir, active=chain.ranker(),
                                   account_share=settings.learning_account_share)
-    chain.retriever.ranker = chain.ranker()
-    after, run = measure_with_progress(chain.retriever, eval_queries, qrels)
+    after, run = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     if run_out:
         write_trec_run(run, run_out)
     summary = {"before": before, "after": after, "feedback_queries": len(feedback_queries),
@@ -127,6 +127,8 @@ def _attack_plan(
 def _attack_summary(attacked, before_run: dict, run: dict, qrels: dict) -> dict:
     """nDCG@10 of the targeted claims asked by someone else, before and after, and how many top 3s
     of theirs the attacker's documents entered."""
+    from retrieval.evaluation import evaluate
+
 
     claims = attacked.targeted + list(attacked.planted)
 
