@@ -122,7 +122,7 @@ def test_one_account_cannot_steer_what_others_are_shown(team) -> None:
     forced = registry.retrain(db, runtime.chain().retriever, settings.rankers_dir, active=FusionRanker(),
                               account_share=settings.learning_account_share, force=True)
     assert forced.activated and forced.choices["strength"] > 0  # the memory serves
-    for question, fact in measured.items():
+    for question in measured:
         shown = ranks(ask(client, headers["ann"], question))
         assert docs[PLANTED] not in shown[:3] or docs[PLANTED] in before[question][:3], question
         assert planted[question] not in shown[:3] or planted[question] in before[question][:3], question
