@@ -26,6 +26,7 @@ from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes c
 from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
 from app.limits import SignInLimit  # noqa: E402
 from app.offline_page import OfflinePage  # noqa: E402
+from app.security import SameOrigin, SecurityHeaders, Sessions  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.writing import NotAllowed, NotFound  # noqa: E402
@@ -74,6 +75,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
+    app.add_middleware(SecurityHeaders, production=settings.env == "production")
+    app.add_middleware(Sessions, database=db, secret=lambda: auth_secret(settings))
+    app.add_middleware(SameOrigin, allowed=settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _without_chainlits_path_check()
@@ -160,7 +164,7 @@ def from_environment() -> FastAPI:
 
 def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", **_proxies(settings))
         return
     if not settings.chroma_url:
         raise GroundloopError(
@@ -172,4 +176,11 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
     # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **_proxies(settings))
+
+
+def _proxies(settings: Settings) -> dict:
+    """X-Forwarded-For and -Proto are believed only from the proxies named in the settings; by
+    default from no one (uvicorn's own default believes any loopback client)."""
+    return {"proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "127.0.0.1"}

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         description="production refuses to start with a default secret, CORS *, or a public bind without --public.",
     )
     cors_origins: Urls = Field(default=[], description="Origins other sites' pages may call us from; none when empty.")
+    trusted_proxies: Urls = Field(
+        default=[], description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed (comma-separated, '*' for any); none when empty, so a client cannot choose its own address.",
+    )
     data_dir: Path = Path("data")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the feedback database; SQLite in data_dir when unset."
@@ -111,7 +115,7 @@ class Settings(BaseSettings):
         "so it must be set for them before they start).",
     )
 
-    @field_validator("cors_origins", "webhook_urls", "webhook_events", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "webhook_urls", "webhook_events", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -12,7 +12,7 @@ from retrieval.errors import GroundloopError
 
 from app import components
 from app.cli.shell import out, state
-from feedback import accounts
+from feedback import accounts, sessions
 from feedback.models import ROLES
 
 group = typer.Typer(help="The people who may sign in to the chat, and their roles.", no_args_is_help=True)
@@ -69,6 +69,13 @@ def users_set_role(
     """Change what someone may do: user, reviewer or admin."""
     user = accounts.set_role(components.database(state.settings), identifier=name, role=role)
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
+
+
+@group.command("sign-out")
+def users_sign_out(name: Annotated[str, typer.Argument(help="Whose sessions to end.")]) -> None:
+    """End every session of someone, in every browser: they must sign in again."""
+    sessions.sign_out(components.database(state.settings), identifier=name)
+    out.print(f"{name} is signed out everywhere.", highlight=False, markup=False)
 
 
 @group.command("opt-out")

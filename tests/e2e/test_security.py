@@ -1,0 +1,185 @@
+"""Security, end to end, as an attacker would try it: a hostile page on another port of the same
+host (so the victim's cookie goes along), a token kept after signing out, tricks on the sign-in form.
+Each test failed on the code before issue 13 was fixed.
+"""
+
+import http.server
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import socketio
+from playwright.sync_api import Browser, Page
+
+from feedback import accounts
+from tests.e2e.conftest import GROUNDLOOP, TESTER, TESTER_PASSWORD, Server, _env, free_port, server_db
+from tests.e2e.feedback_fixtures import (  # noqa: F401 (fixtures)
+    SOCKET_PATH,
+    Socket,
+    add_people,
+    feedback_server,
+    sign_in_page,
+    signed_in,
+    sockets,
+)
+
+GUESTS = {"erin": "erin-pw", "frank": "frank-pw", "gina": "gina-pw", "hal": "hal-pw"}
+REFUSED = "Cross-origin request refused."
+
+
+@pytest.fixture(scope="module")
+def guests(feedback_server: Server, e2e_dir: Path) -> dict[str, str]:
+    """People of this module's own on the feedback server, whose sessions these tests may end."""
+    add_people(feedback_server.data_dir, e2e_dir, GUESTS)
+    return GUESTS
+
+
+class HostilePage:
+    """A page served from another port of 127.0.0.1: another origin, but the same site, so the
+    browser sends the groundloop cookie along with the page's requests."""
+
+    def __init__(self, html: str) -> None:
+        body = html.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hostile() -> Iterator:
+    opened: list[HostilePage] = []
+
+    def serve(html: str) -> HostilePage:
+        opened.append(HostilePage(html))
+        return opened[-1]
+
+    yield serve
+    for page in opened:
+        page.close()
+
+
+# What a hostile script does with the socket: open it as Chainlit's page does and ask socket.io to
+# connect; it resolves with what it got: "connected" (the server took it as the victim), or why not.
+OPEN_SOCKET = """(base) => new Promise((resolve) => {
+    const socket = new WebSocket(base.replace("http", "ws") + "/chat/ws/socket.io/?EIO=4&transport=websocket");
+    const auth = {sessionId: crypto.randomUUID(), clientType: "webapp", userEnv: "{}", chatProfile: null, threadId: null};
+    socket.onmessage = (event) => {
+        if (event.data.startsWith("0")) socket.send("40" + JSON.stringify(auth));
+        else if (event.data.startsWith("40")) { resolve("connected"); socket.close(); }
+        else if (event.data.startsWith("44")) resolve("refused by socket.io");
+    };
+    socket.onerror = () => resolve("handshake refused");
+    setTimeout(() => resolve("no answer"), 10000);
+})"""
+
+
+def test_a_page_of_another_origin_cannot_use_the_victims_socket(page: Page, feedback_server: Server, hostile) -> None:
+    """Item 1: the victim is signed in; a page from another port opens the chat socket with her cookie."""
+    sign_in_page(page, feedback_server, "alice")
+    assert page.evaluate(OPEN_SOCKET, feedback_server.url) == "connected"  # from the chat's own origin: works
+
+    evil = hostile("<html><body>cats</body></html>")
+    page.goto(evil.url)
+    assert page.evaluate(OPEN_SOCKET, feedback_server.url) == "handshake refused"
+    posted = page.evaluate("""(base) => fetch(base + "/chat/project/translations?language=en", {method: "POST",
+        credentials: "include", mode: "no-cors"}).then(() => "sent")""", feedback_server.url)
+    assert posted == "sent"
+
+
+def test_state_changing_requests_from_another_origin_are_refused(feedback_server: Server, guests) -> None:
+    """Item 1 over HTTP: a browser sends the page's Origin; another origin's request is refused,
+    this server's own and one without an Origin (not a browser) are not."""
+    client = signed_in(feedback_server, "erin", guests["erin"])
+    other = {"Origin": "http://127.0.0.1:1"}
+    assert client.post("/chat/logout", headers=other).json() == {"detail": REFUSED}
+    assert client.get("/chat/user").status_code == 200  # still signed in: the logout was not done
+    polling = client.get(SOCKET_PATH + "/", params={"EIO": "4", "transport": "polling"}, headers=other)
+    assert polling.status_code == 403
+    assert client.get(SOCKET_PATH + "/", params={"EIO": "4", "transport": "polling"},
+                      headers={"Origin": feedback_server.url}).status_code == 200
+    assert client.post("/chat/logout", headers={"Origin": "null"}).status_code == 403
+    assert client.post("/chat/logout", headers={"Origin": feedback_server.url}).status_code == 200
+
+
+def test_a_sign_in_form_posted_from_another_site_is_refused(browser: Browser, feedback_server: Server,
+                                                             hostile) -> None:
+    """Item 4 (login CSRF): a hostile page posts the attacker's name and password to the sign-in form,
+    so that the victim would chat, unknowing, as the attacker. No session may come of it."""
+    evil = hostile(f"""<html><body><form id="f" method="post" action="{feedback_server.url}/chat/login">
+        <input name="username" value="{TESTER}"><input name="password" value="{TESTER_PASSWORD}"></form>
+        <script>document.getElementById("f").submit()</script></body></html>""")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        with page.expect_response(lambda r: r.url.endswith("/chat/login")) as posted:
+            page.goto(evil.url)
+        assert posted.value.status == 403
+        assert not [c for c in context.cookies() if c["name"].startswith("access_token")]
+    finally:
+        context.close()
+
+
+def sign_out_cli(server: Server, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(GROUNDLOOP), "--data-dir", str(server.data_dir), "users", *args],
+                          cwd=server.data_dir.parent, env=_env(), capture_output=True, text=True, timeout=120)
+
+
+def signed_out_everywhere(server: Server, client: httpx.Client, token: str) -> None:
+    """The token opens nothing: the person, the thread list, a new token, the socket."""
+    old = httpx.Client(base_url=server.url, timeout=30, cookies={"access_token": token})
+    assert old.get("/chat/user").status_code == 401
+    assert old.post("/chat/project/threads", json={"pagination": {"first": 20}, "filter": {}}).status_code == 401
+    assert httpx.post(server.url + "/chat/auth/jwt", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Socket(server, old)
+
+
+def test_logout_ends_the_session_on_the_server(feedback_server: Server, guests) -> None:
+    """Item 2: after logging out, a copy of the old token is worth nothing."""
+    client = signed_in(feedback_server, "frank", guests["frank"])
+    token = client.cookies["access_token"]
+    assert client.get("/chat/user").json()["identifier"] == "frank"
+    assert client.post("/chat/logout").status_code == 200
+    signed_out_everywhere(feedback_server, client, token)
+    assert signed_in(feedback_server, "frank", guests["frank"]).get("/chat/user").status_code == 200  # again
+
+
+def test_sign_out_role_and_password_changes_end_every_session(feedback_server: Server, guests) -> None:
+    """Item 2: ``groundloop users sign-out``, ``users set-role`` and a new password each end all of
+    the person's sessions; other people's stay."""
+    bystander = signed_in(feedback_server, "hal", guests["hal"])
+    for change in ("sign-out", "set-role", "password"):
+        client = signed_in(feedback_server, "gina", guests["gina"])
+        token = client.cookies["access_token"]
+        if change == "sign-out":
+            done = sign_out_cli(feedback_server, "sign-out", "gina")
+            assert done.returncode == 0 and done.stdout == "gina is signed out everywhere.\n", done.stderr
+        elif change == "set-role":
+            assert sign_out_cli(feedback_server, "set-role", "gina", "reviewer").returncode == 0
+        else:
+            with server_db(feedback_server) as db:
+                accounts.set_password(db, identifier="gina", password=guests["gina"])
+        signed_out_everywhere(feedback_server, client, token)
+    assert bystander.get("/chat/user").status_code == 200
+    missing = sign_out_cli(feedback_server, "sign-out", "nobody")
+    assert missing.returncode != 0 and "No user named 'nobody'." in missing.stdout + missing.stderr
+
