@@ -17,7 +17,9 @@ os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
 
 import uvicorn  # noqa: E402
 from chainlit.utils import mount_chainlit  # noqa: E402
-from fastapi import Depends, FastAPI, Request  # noqa: E402
+from fastapi import Depends, FastAPI, HTTPException, Request  # noqa: E402
+from fastapi.exception_handlers import http_exception_handler  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
@@ -25,6 +27,7 @@ from fastapi_offline import FastAPIOffline  # noqa: E402
 from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
 from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
 from app.limits import SignInLimit  # noqa: E402
+from app.bad_input import StrictJson, short_validation_error  # noqa: E402
 from app.offline_page import OfflinePage  # noqa: E402
 from app.security import SameOrigin, SecurityHeaders, Sessions  # noqa: E402
 from app.settings import Settings  # noqa: E402
@@ -75,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
+    app.add_middleware(StrictJson)
+    app.add_exception_handler(RequestValidationError, short_validation_error)
     app.add_middleware(SecurityHeaders, production=settings.env == "production")
     app.add_middleware(Sessions, database=db, secret=lambda: auth_secret(settings))
     app.add_middleware(SameOrigin, allowed=settings.cors_origins)
@@ -153,7 +158,15 @@ def _errors_as_short_messages() -> None:
                   else 503 if isinstance(error, DatabaseUnavailable) else 400)
         return JSONResponse({"detail": str(error)}, status_code=status)
 
+    async def chainlits_500(request: Request, error: HTTPException):
+        """Chainlit's PUT /feedback wraps a refusal from the data layer in a 500: unwrapped here."""
+        if error.status_code == 500 and isinstance(error.__cause__, GroundloopError):
+            return await short_message(request, error.__cause__)
+        return await http_exception_handler(request, error)
+
     chainlit_app.add_exception_handler(GroundloopError, short_message)
+    chainlit_app.add_exception_handler(HTTPException, chainlits_500)
+    chainlit_app.add_exception_handler(RequestValidationError, short_validation_error)
 
 
 def from_environment() -> FastAPI:
