@@ -17,8 +17,13 @@ def post(server: LiveServer, path: str, body: str | bytes, *, connection: http.c
          key: str = "all", method: str = "POST") -> tuple[int, bytes]:
     """Send ``body`` as it is (json.dumps would refuse a lone surrogate) on ``connection``, kept alive."""
     own = connection or http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    if key == "other-origin":
+        headers["Origin"] = "http://127.0.0.1:1"
+    elif key != "none":
+        headers["Authorization"] = f"Bearer {server.keys[key]}"
     own.request(method, path, body=body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body,
-                headers={"Authorization": f"Bearer {server.keys[key]}", "Content-Type": "application/json"})
+                headers=headers)
     response = own.getresponse()
     return response.status, response.read()
 
@@ -65,6 +70,9 @@ def test_after_an_error_the_kept_alive_connection_still_answers(live_server, ans
         ("/api/v1/ask", '{"question": "Nile?"}', "feedback", "POST", 403),
         ("/api/v1/ask", "", "all", "PUT", 405),
         ("/chat/feedback", '{"feedback": {"forId": "x", "value": NaN}}', "all", "PUT", 422),
+        ("/no/such/page", '{"question": "Nile?"}', "all", "POST", 404),  # the body is never read
+        ("/api/v1/ask", '{"question": "Nile?"}', "none", "POST", 401),
+        ("/chat/logout", "{}", "other-origin", "POST", 403),
     ]
     for path, body, key, method, expected in errors:
         status, _ = post(live_server, path, body, connection=connection, key=key, method=method)

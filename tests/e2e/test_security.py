@@ -183,3 +183,64 @@ def test_sign_out_role_and_password_changes_end_every_session(feedback_server: S
     missing = sign_out_cli(feedback_server, "sign-out", "nobody")
     assert missing.returncode != 0 and "No user named 'nobody'." in missing.stdout + missing.stderr
 
+
+
+@pytest.fixture(scope="module")
+def guard_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
+    """A production server of its own (its sign-in counts must not lock others out): two failures
+    per name, six per address; no proxy is trusted but 10.9.9.9, which is not us."""
+    from tests.e2e.feedback_fixtures import start_server, stop_server
+
+    server = start_server("guard", data_dir, e2e_dir, env="production", auth_secret="g" * 48,
+                          sign_in_failures_per_name="2", sign_in_failures_per_minute="6",
+                          trusted_proxies="10.9.9.9")
+    yield server
+    stop_server(server)
+
+
+def form_sign_in(server: Server, body: str | None = None, *, files: dict | None = None,
+                 headers: dict | None = None) -> httpx.Response:
+    """The sign-in form posted as sent: urlencoded text as it is, or multipart fields."""
+    if files is not None:
+        return httpx.post(server.url + "/chat/login", files=files, headers=headers, timeout=30)
+    return httpx.post(server.url + "/chat/login", content=body, timeout=30,
+                      headers={"content-type": "application/x-www-form-urlencoded", **(headers or {})})
+
+
+def test_sign_in_cookies_are_secure_in_production(guard_server: Server, feedback_server: Server) -> None:
+    """Item 3: Secure in production; HttpOnly and SameSite=Lax always; not Secure on a plain
+    development server (the browser would not send it back over http)."""
+    cookie = form_sign_in(guard_server, "username=alice&password=alice-pw").headers["set-cookie"]
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert {"secure", "httponly", "samesite=lax"} <= attributes, cookie
+    cookie = form_sign_in(feedback_server, "username=alice&password=alice-pw").headers["set-cookie"]
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite=lax"} <= attributes and "secure" not in attributes, cookie
+
+
+def test_a_second_username_field_is_refused(guard_server: Server) -> None:
+    """Item 6: the limit counted the first name while the password was checked for the last."""
+    refused = form_sign_in(guard_server, "username=decoy&username=alice&password=alice-pw")
+    assert (refused.status_code, refused.json()) == (400, {"detail": "Each field of the sign-in form may be sent only once."})
+    assert form_sign_in(guard_server, "username=alice&password=alice-pw&password=x").status_code == 400
+    assert form_sign_in(guard_server, "username=alice&password=alice-pw").status_code == 200
+
+
+def test_a_multipart_sign_in_is_counted_under_its_name(guard_server: Server) -> None:
+    """Item 6: multipart bodies were all counted under one empty name: two failures for carol
+    locked out dave, and carol could go on guessing in the other encoding."""
+    for _ in range(2):
+        assert form_sign_in(guard_server, files={"username": (None, "carol"), "password": (None, "x")}).status_code == 401
+    assert form_sign_in(guard_server, files={"username": (None, "dave"), "password": (None, "x")}).status_code == 401
+    assert form_sign_in(guard_server, "username=carol&password=x").status_code == 429
+    assert form_sign_in(guard_server, files={"username": (None, "carol"), "password": (None, "carol-pw")}).status_code == 429
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(guard_server: Server) -> None:
+    """Item 6: a client on loopback changed its own address with X-Forwarded-For, so the
+    per-address count never filled. (Last in this module: it locks the address out.)"""
+    statuses = [form_sign_in(guard_server, f"username=guess{i}&password=x",
+                             headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(6)]
+    assert 429 in statuses, statuses
+    refused = form_sign_in(guard_server, "username=someone-new&password=x", headers={"X-Forwarded-For": "198.51.100.99"})
+    assert refused.status_code == 429 and refused.json()["detail"].startswith("Too many failed sign-ins from here")
