@@ -29,7 +29,7 @@ from app import api, components, dashboard, health, metrics, openai_api, review,
 from app.limits import SignInLimit  # noqa: E402
 from app.bad_input import StrictJson, short_validation_error  # noqa: E402
 from app.offline_page import OfflinePage  # noqa: E402
-from app.security import SameOrigin, SecurityHeaders, Sessions  # noqa: E402
+from app.security import SameOrigin, SecurityHeaders, Sessions, keep_data_private  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from feedback.db import DatabaseUnavailable  # noqa: E402
 from feedback.writing import NotAllowed, NotFound  # noqa: E402
@@ -40,6 +40,7 @@ WORKER_HEALTHCHECK_SECONDS = 120
 
 def create_app(settings: Settings) -> FastAPI:
     settings.refuse_unsafe_start()
+    keep_data_private(settings.data_dir)
     runtime.configure(settings)
     os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)  # Chainlit signs sign-in tokens with it
     db = cache(lambda: components.database(settings))

@@ -12,6 +12,7 @@ from retrieval.errors import GroundloopError
 from app.cli import export, index, keys, models, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
+from app.security import keep_data_private
 from app.settings import Settings
 
 __all__ = ["beir_collection", "cli", "main"]
@@ -33,6 +34,7 @@ def configure(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the index and database live.")] = None,
 ) -> None:
     state.settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    keep_data_private(state.settings.data_dir)
 
 
 def main() -> None:

@@ -292,3 +292,15 @@ def test_every_page_has_security_headers_and_works_under_its_policy(page: Page, 
         expected = ["img-src https://cdn.redoc.ly/redoc/logo-mini.svg"] if path == "/redoc" else []
         assert violations == expected, (path, violations)
     assert not [text for text in console if "Content Security Policy" in text and "cdn.redoc.ly" not in text], console
+
+
+def test_the_data_folder_is_its_owners_alone(data_dir: Path, feedback_server: Server, guests) -> None:
+    """Item 8: what ``groundloop ingest`` and ``users add`` made, and what the running server made
+    (SQLite's -wal and -shm, Chroma's files), is readable by its owner only."""
+    assert signed_in(feedback_server, "erin", guests["erin"]).get("/chat/user").status_code == 200
+    for folder in (data_dir, feedback_server.data_dir):
+        made = [folder, *folder.rglob("*")]
+        assert any(path.name.endswith("-wal") for path in made), [p.name for p in made]
+        loose = [f"{path} {path.stat().st_mode & 0o777:o}" for path in made
+                 if path.stat().st_mode & 0o077 or (path.is_dir() and path.stat().st_mode & 0o700 != 0o700)]
+        assert loose == []
