@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from rich.markup import escape
 
 from retrieval.errors import GroundloopError
@@ -42,6 +43,10 @@ def main() -> None:
         cli()
     except GroundloopError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
+        raise SystemExit(1) from None
+    except (OperationalError, InterfaceError) as error:  # raised before a session could say it shorter
+        reason = str(error.orig or error).strip().splitlines()[0]
+        err.print(f"[red]error:[/] The feedback database cannot be reached: {escape(reason)}", highlight=False)
         raise SystemExit(1) from None
     except ValidationError as error:  # a setting with a value it cannot take
         first = error.errors()[0]

@@ -1,6 +1,8 @@
 """A dependency that goes away while the server runs: one line saying so, the right status on the
 API, and the server recovers by itself when it is back. On the real server (a subprocess)."""
 
+import contextlib
+
 import httpx
 import pytest
 
@@ -70,3 +72,54 @@ def test_a_chroma_server_that_is_down_is_one_line_and_a_503_and_recovery_is_by_i
         assert chat.ask("How long is the Nile?").text
     finally:
         chat.close()
+
+
+@contextlib.contextmanager
+def database_locked(live_server):
+    """Another process's write lock on the live server's SQLite database, as ``sqlite3`` holding
+    ``BEGIN IMMEDIATE`` would: readers go on (WAL), writers wait."""
+    import sqlite3
+
+    locker = sqlite3.connect(live_server.data_dir / "groundloop.sqlite", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
+def test_a_locked_database_still_answers_with_a_notice_and_feedback_gets_a_503(live_server):
+    """Item 11: a question waited 60 s for the lock and was then refused; feedback was a 500."""
+    from app.answering import NOT_SAVED
+    from feedback.db import DatabaseUnavailable
+
+    key = {"Authorization": f"Bearer {live_server.keys['all']}"}
+    earlier = httpx.post(live_server.url + "/api/v1/ask", json=QUESTION, headers=key, timeout=60).json()["answer_id"]
+    with database_locked(live_server):
+        answered = httpx.post(live_server.url + "/api/v1/ask", json={**QUESTION, "thread_id": "locked-1"},
+                              headers=key, timeout=20)  # the old code waited 60 s
+        assert answered.status_code == 200, answered.text
+        body = answered.json()
+        assert "6,650" in body["answer"] and body["answer_id"] is None and NOT_SAVED in body["notice"]
+        refused = httpx.post(f"{live_server.url}/api/v1/answers/{earlier}/feedback", json={"thumb": "up"},
+                             headers=key, timeout=60)
+        assert (refused.status_code, refused.json()) == (503, {"detail": str(DatabaseUnavailable(
+            "The feedback database cannot be reached right now; nothing was saved."))})
+    saved = httpx.post(live_server.url + "/api/v1/ask", json=QUESTION, headers=key, timeout=60).json()
+    assert saved["answer_id"] and not saved["notice"]
+
+
+def test_every_command_with_the_database_down_prints_one_line(tmp_path):
+    """Item 11: ``groundloop models list`` printed a traceback."""
+    import subprocess
+
+    from tests.e2e.conftest import GROUNDLOOP, _env
+
+    for command in (["models", "list"], ["users", "list"], ["keys", "list"], ["export", "--format", "jsonl"]):
+        done = subprocess.run([str(GROUNDLOOP), "--data-dir", str(tmp_path / "data"), *command], cwd=tmp_path,
+                              env=_env(database_url="postgresql+psycopg://u:p@127.0.0.1:1/x"),
+                              capture_output=True, text=True, timeout=120)
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, (command, lines[-3:])
+        assert lines[0].startswith("error: The feedback database cannot be reached: "), lines
