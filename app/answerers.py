@@ -24,8 +24,9 @@ _MIN_WORDS = 4
 class Answerer(Protocol):
     name: str
 
-    def stream(self, question: str, sources: list[Document]) -> Iterator[str]:
-        """Pieces of the answer text as they are produced."""
+    def stream(self, question: str, sources: list[Document], *, vector: np.ndarray | None = None) -> Iterator[str]:
+        """Pieces of the answer text as they are produced; ``vector`` is the question's embedding
+        (``encode_questions``) when the caller has made it."""
 
 
 @dataclass
@@ -43,7 +44,7 @@ class ExtractiveAnswerer:
     source_relevance: float = 0.5
     name: str = "extractive"
 
-    def answer(self, question: str, sources: list[Document]) -> str:
+    def answer(self, question: str, sources: list[Document], *, vector: np.ndarray | None = None) -> str:
         quoted = [
             (n, position, text)
             for n, source in enumerate(sources, start=1)
@@ -52,8 +53,9 @@ class ExtractiveAnswerer:
         ]
         if not quoted:
             return NOTHING_FOUND
-        vectors = self.embeddings.encode([question] + [text for _, _, text in quoted], threads=1)
-        relevance = vectors[1:] @ vectors[0]
+        if vector is None:
+            vector = self.embeddings.encode_questions([question])[0]
+        relevance = self.embeddings.encode([text for _, _, text in quoted], threads=1) @ vector
         best, seen = [], set()
         for i in np.argsort(-relevance, kind="stable"):
             n, key = quoted[i][0], quoted[i][2].lower()
@@ -68,8 +70,8 @@ class ExtractiveAnswerer:
             return NOTHING_FOUND
         return " ".join(_cite(text.lstrip("# "), n) for n, _, text in sorted(best))
 
-    def stream(self, question: str, sources: list[Document]) -> Iterator[str]:
-        words = self.answer(question, sources).split(" ")
+    def stream(self, question: str, sources: list[Document], *, vector: np.ndarray | None = None) -> Iterator[str]:
+        words = self.answer(question, sources, vector=vector).split(" ")
         for i, word in enumerate(words):
             yield word if i == len(words) - 1 else word + " "
 
@@ -93,7 +95,7 @@ class OpenAIAnswerer:
             base_url=base_url, model=model, api_key=api_key or "none", timeout=timeout, max_retries=0, temperature=0
         )
 
-    def stream(self, question: str, sources: list[Document]) -> Iterator[str]:
+    def stream(self, question: str, sources: list[Document], *, vector: np.ndarray | None = None) -> Iterator[str]:
         numbered = "\n".join(
             f'<source n="{n}" title="{_attribute(s.metadata.get("title", ""))}">\n{_data(s.page_content)}\n</source>'
             for n, s in enumerate(sources, start=1)

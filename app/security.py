@@ -5,7 +5,6 @@ in that person's name; each a pure ASGI middleware (see ``app.offline_page`` for
   the server's own nor one of ``GROUNDLOOP_CORS_ORIGINS`` gets 403 (the sign-in form included).
 - ``Sessions``: a sign-in token is honoured only while its person's session version is current
   (``feedback.sessions``): signing out, a new role or password, or the person's removal ends it.
-- ``keep_data_private``: the data folder 0700 and what is made in it 0600, from the start.
 - ``SecurityHeaders``: every response says ``nosniff``, a referrer policy and no framing; every HTML
   page gets a Content-Security-Policy naming the hashes of its own inline scripts; sign-in cookies
   are ``Secure`` in production or over HTTPS.
@@ -15,10 +14,8 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import jwt
 from starlette.concurrency import run_in_threadpool
@@ -41,14 +38,6 @@ _CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe
         "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
         "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 _ALWAYS = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
-
-
-def keep_data_private(data_dir: Path) -> None:
-    """Everything this process creates is its owner's alone (umask 077): the databases hold password
-    and key hashes and every conversation. A data folder made before this is closed up too."""
-    os.umask(0o077)
-    if data_dir.is_dir() and data_dir.stat().st_uid == os.getuid():
-        data_dir.chmod(0o700)
 
 
 def own_origin(scope: Scope) -> str:

@@ -1,15 +1,15 @@
 """A per-person session version: every sign-in token carries the version it was issued under, and
 bumping it (sign-out, role or password change) ends every session issued before.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
