@@ -104,7 +104,10 @@ class Sessions:
             if scope["type"] == "http" and from_cookie:
                 send = _forgetting_cookie(send)
         elif scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == LOGOUT_PATH:
-            await run_in_threadpool(sessions.sign_out, self.database(), identifier=identifier)
+            try:
+                await run_in_threadpool(sessions.sign_out, self.database(), identifier=identifier)
+            except DatabaseUnavailable:
+                log.warning("%s logged out while the database is down: only the cookie is removed", identifier)
         await self.app(scope, receive, send)
 
     def _token_claims(self, scope: Scope) -> tuple[dict | None, bool]:
