@@ -36,6 +36,7 @@ def open_index(settings: Settings, collection: str | None = None) -> HybridIndex
         embeddings=embeddings(settings),
         keyword_dir=settings.keyword_dir,
         records_url=settings.records_url,
+        sentences_dir=settings.sentences_dir,
     )
 
 
@@ -58,9 +59,10 @@ def chain(settings: Settings, index: HybridIndex | None = None) -> Chain:
     when configured, else offline."""
     model = embeddings(settings)
     db = database(settings)
+    index = index or open_index(settings)
     extractive = ExtractiveAnswerer(
         model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance,
-        source_relevance=settings.answer_source_relevance,
+        source_relevance=settings.answer_source_relevance, vectors=index,
     )
     llm_configured = bool(settings.llm_base_url and settings.llm_model)
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
@@ -70,7 +72,7 @@ def chain(settings: Settings, index: HybridIndex | None = None) -> Chain:
         else extractive
     )
     return Chain(
-        retriever=retriever(settings, index or open_index(settings)),
+        retriever=retriever(settings, index),
         answerer=answerer,
         fallback=extractive,
         grounding=GroundingCheck(
@@ -78,6 +80,8 @@ def chain(settings: Settings, index: HybridIndex | None = None) -> Chain:
             support_similarity=settings.support_similarity,
             support_overlap=settings.support_overlap,
             min_retrieval_similarity=settings.min_retrieval_similarity,
+            min_question_similarity=settings.min_question_similarity,
+            vectors=index,
         ),
         condenser=Condenser(answerer.llm if llm_configured else None),
         max_question_chars=settings.max_question_chars,
