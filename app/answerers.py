@@ -88,9 +88,7 @@ class ExtractiveAnswerer:
             for position, (text, vector) in enumerate(zip(passage.sentences, passage.sentence_vectors))
             if len(text.lstrip("#").split()) >= _MIN_WORDS
         ]
-        if not quoted:
-            return NOTHING_FOUND
-        relevance = np.vstack([vector for *_, vector in quoted]) @ asked
+        relevance = np.vstack([vector for *_, vector in quoted]) @ asked if quoted else np.zeros(0)
         best, seen = [], set()
         for i in np.argsort(-relevance, kind="stable"):
             n, key = quoted[i][0], quoted[i][2].lower()
@@ -101,12 +99,13 @@ class ExtractiveAnswerer:
                 continue
             seen.add(key)
             best.append(quoted[i][:3])
-        if not best:
-            return NOTHING_FOUND
         wants = focus or question
         instruction = self._instruction(passages, asked, wants) if HOW_TO.search(wants) else None
         if instruction is not None and instruction[0] not in {n for n, *_ in best}:
-            best[-1] = instruction[1]  # the instruction's own lead-in replaces the least close sentence
+            # the instruction's own lead-in (a heading, perhaps) replaces the least close sentence
+            best = best[:-1] + [instruction[1]] if len(best) >= self.sentences else best + [instruction[1]]
+        if not best:
+            return NOTHING_FOUND
         return _compose(sorted(set(best)), instruction)
 
     def _asked(self, question: str, question_vector: np.ndarray | None, focus: str | None) -> np.ndarray:
@@ -124,25 +123,32 @@ class ExtractiveAnswerer:
         instruction), or None when no relevant shown source gives one.
 
         Commands are terse, so an instruction is weighed by the share of the asked-for words (``wants``:
-        the question's, or a follow-up's own) it contains, by its closest word in meaning to them
-        (``rollback`` to "undo"), and by how close its source's best sentence is to the question."""
-        terms = set(tokenize([wants])[0])
-        meaning = self.embeddings.encode_questions([" ".join(content_words(wants)) or wants])[0]
-        chosen, top = None, 0.0
-        for n, passage in enumerate(passages, start=1):
-            if not passage.instructions or not passage.sentences:
-                continue
-            lead = passage.sentence_vectors @ asked
-            if float(lead.max()) < self.min_relevance:
-                continue
+        the question's, or a follow-up's own) it contains, rarer ones among the candidates counting more;
+        then by its closest word in meaning to them (``rollback`` to "undo"), and by how close its
+        source's best sentence is to the question."""
+        wanted = " ".join(content_words(HOW_TO.sub(" ", wants))) or wants
+        terms = set(tokenize([wanted])[0])
+        meaning = self.embeddings.encode_questions([wanted])[0]
+        relevant = [
+            (n, passage, passage.sentence_vectors @ asked)
+            for n, passage in enumerate(passages, start=1)
+            if passage.instructions and passage.sentences and float((passage.sentence_vectors @ asked).max()) >= self.min_relevance
+        ]
+        candidates = [(n, passage, lead, text, vector) for n, passage, lead in relevant
+                      for text, vector in zip(passage.instructions, passage.instruction_vectors)]
+        if not candidates:
+            return None
+        holds = [set(tokenize([text])[0]) for *_, text, _ in candidates]
+        rarity = {term: np.log(1 + len(holds) / max(1, sum(term in held for held in holds))) for term in terms}
+        chosen, top = None, -np.inf
+        for (n, passage, lead, text, vector), held in zip(candidates, holds):
+            shared = sum(rarity[t] for t in terms & held) / sum(rarity.values()) if terms else 0.0
             closeness = dict(zip(passage.words, (passage.word_vectors @ meaning).tolist())) if passage.words else {}
-            for text, vector in zip(passage.instructions, passage.instruction_vectors):
-                shared = len(terms & set(tokenize([text])[0])) / len(terms) if terms else 0.0
-                nearest = max((closeness[w] for w in words_of(text) if w in closeness), default=float(vector @ meaning))
-                score = shared + nearest + float(lead.max()) / 2
-                if score > top:
-                    position = int(np.argmax(lead))
-                    chosen, top = (n, (n, position, passage.sentences[position]), text), score
+            nearest = max((closeness[w] for w in words_of(text) if w in closeness), default=float(vector @ meaning))
+            score = shared + nearest / 4 + float(lead.max()) / 2
+            if score > top:
+                position = int(np.argmax(lead))
+                chosen, top = (n, (n, position, passage.sentences[position]), text), score
         return chosen
 
     def stream(

@@ -21,6 +21,8 @@ import numpy as np
 from retrieval.text import instructions, sentences, words_of
 
 FILE = "sentences.npz"
+FORMAT = 2
+"""Bumped whenever how a chunk is split changes, so that older files are rebuilt."""
 _SEPARATOR = "\x1e"  # normalised documents have no control characters but newline and tab
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -145,6 +147,7 @@ def save(path: Path, snapshot: _Snapshot) -> None:
     with staging.open("wb") as out:
         np.savez(
             out,
+            format=np.array(FORMAT),
             revision=np.array(snapshot.revision),
             ids=np.array(ids, dtype=str),
             sentences=np.array([len(p.sentences) for p in passages], dtype=np.int32),
@@ -160,6 +163,8 @@ def load(path: Path) -> _Snapshot | None:
     """The saved passages, or None when there is no file or it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as saved:
+            if int(saved["format"]) != FORMAT:
+                return None
             revision, ids = str(saved["revision"]), saved["ids"].tolist()
             said, copyable, words = saved["sentences"].tolist(), saved["instructions"].tolist(), saved["words"].tolist()
             vectors, text = saved["vectors"], saved["text"].tobytes().decode("utf-8")

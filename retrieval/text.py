@@ -99,10 +99,18 @@ def instructions(text: str) -> list[str]:
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
+_ARGUMENT = re.compile(r"^[-\[#\"'<$({]")
 
 
 def words_of(instruction: str, *, longest: int = 200) -> list[str]:
-    """The words of a short instruction (a command line), lower-cased, three letters or more; none of a long one."""
+    """What a short command does, in words: the words of its program and subcommands, before its first
+    option or argument (``groundloop models rollback``, not ``--force``), lower-cased, three letters or
+    more; none for a long instruction (a block of code)."""
     if len(instruction) > longest:
         return []
-    return list(dict.fromkeys(word.lower() for word in _WORD.findall(instruction) if len(word) >= 3))
+    head = []
+    for token in instruction.split():
+        if _ARGUMENT.match(token) or (head and ("/" in token or "=" in token or "." in token)):
+            break
+        head.append(token)
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(" ".join(head)) if len(word) >= 3))

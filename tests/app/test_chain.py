@@ -110,7 +110,7 @@ def test_model_failing_mid_answer_restarts_with_the_offline_answer(indexed) -> N
     class Breaks:
         name = "breaks"
 
-        def stream(self, question, sources):
+        def stream(self, question, sources, **_):
             yield "Partial "
             raise TimeoutError
 
