@@ -51,3 +51,35 @@ def test_stored_and_on_the_fly_vectors_give_the_same_answers_and_verdicts_on_sci
         assert one == other, claim
         verdicts = [check.check(one, sources, question=claim) for _, check in (stored, fly)]
         assert verdicts[0] == verdicts[1], claim
+
+
+def test_an_answer_that_only_circles_the_question_is_flagged(embeddings) -> None:
+    from langchain_core.documents import Document
+
+    sources = [Document("Green tea is steeped at about 80 degrees Celsius for two minutes. Boiling water makes it bitter.",
+                        metadata={"similarity": 0.5})]
+    check = GroundingCheck(embeddings)
+    answer = "Boiling water makes it bitter [1]."
+    [reason] = check.check(answer, sources, question="Which way does the Nile flow?").reasons
+    assert reason.startswith("the answer does not address the question (its closest sentence is")
+    assert check.check("Green tea is steeped at about 80 degrees Celsius for two minutes [1].", sources,
+                       question="At what temperature is green tea steeped?").reasons == []
+
+
+def test_a_how_to_answer_without_the_sources_command_or_with_code_they_do_not_have_is_flagged(embeddings) -> None:
+    from langchain_core.documents import Document
+
+    sources = [Document("## Ingest\n\nFolders are searched recursively for supported files.\n\n```\n"
+                        "groundloop ingest path/to/folder\n```\n", metadata={"similarity": 0.6})]
+    check = GroundingCheck(embeddings)
+    question = "How do I ingest a folder?"
+    circling = check.check("Folders are searched recursively for supported files [1].", sources, question=question)
+    assert circling.reasons == [
+        "the question asks how to do something, but the answer gives none of the sources' commands or code"
+    ]
+    quoting = "Folders are searched recursively for supported files [1].\n\n```\ngroundloop ingest path/to/folder\n```"
+    assert check.check(quoting, sources, question=question).reasons == []
+    made_up = quoting.replace("ingest path/to/folder", "ingest --everything /")
+    assert check.check(made_up, sources, question=question).reasons == [
+        "quotes code that no shown source contains: “groundloop ingest --everything /”"
+    ]
