@@ -12,7 +12,9 @@ from app.grounding import GroundingCheck
 from retrieval.beir import load_split
 from retrieval.ingest import ingest
 
-SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "scifact"
+ROOT = Path(__file__).resolve().parents[2]
+SCIFACT = next((p / "shared" / "datasets" / "scifact" for p in (ROOT.parent, ROOT.parent.parent)
+                if (p / "shared" / "datasets" / "scifact").is_dir()), ROOT / "missing")
 CLAIMS = 50
 
 
