@@ -39,7 +39,7 @@ class Answerer(Protocol):
     name: str
 
     def stream(
-        self, question: str, sources: list[Document], *, question_vector: np.ndarray | None = None, focus: str | None = None
+        self, question: str, sources: list[Document], *, vector: np.ndarray | None = None, focus: str | None = None
     ) -> Iterator[str]:
         """Pieces of the answer text as they are produced. ``focus`` is a follow-up's own words, when the
         question was rewritten to stand on its own."""
@@ -78,10 +78,10 @@ class ExtractiveAnswerer:
         self._on_the_fly = OnTheFly(lambda texts: self.embeddings.encode(texts, threads=1))
 
     def answer(
-        self, question: str, sources: list[Document], *, question_vector: np.ndarray | None = None, focus: str | None = None
+        self, question: str, sources: list[Document], *, vector: np.ndarray | None = None, focus: str | None = None
     ) -> str:
         passages = (self.vectors or self._on_the_fly).passages(source_chunks(sources))
-        asked = self._asked(question, question_vector, focus)
+        asked = self._asked(question, vector, focus)
         quoted = [
             (n, position, text, vector)
             for n, passage in enumerate(passages, start=1)
@@ -108,9 +108,9 @@ class ExtractiveAnswerer:
             return NOTHING_FOUND
         return _compose(sorted(set(best)), instruction)
 
-    def _asked(self, question: str, question_vector: np.ndarray | None, focus: str | None) -> np.ndarray:
+    def _asked(self, question: str, vector: np.ndarray | None, focus: str | None) -> np.ndarray:
         """What the answer should be close to: the question, and equally a follow-up's own new words."""
-        asked = question_vector if question_vector is not None else self.embeddings.encode_questions([question])[0]
+        asked = vector if vector is not None else self.embeddings.encode_questions([question])[0]
         if focus and focus != question:
             mixed = asked + self.embeddings.encode_questions([focus])[0]
             asked = mixed / np.linalg.norm(mixed)
@@ -152,10 +152,10 @@ class ExtractiveAnswerer:
         return chosen
 
     def stream(
-        self, question: str, sources: list[Document], *, question_vector: np.ndarray | None = None, focus: str | None = None
+        self, question: str, sources: list[Document], *, vector: np.ndarray | None = None, focus: str | None = None
     ) -> Iterator[str]:
         """The answer is sent as soon as its sentences are chosen, in word-sized pieces."""
-        yield from re.findall(r"\S+\s*|\s+", self.answer(question, sources, question_vector=question_vector, focus=focus))
+        yield from re.findall(r"\S+\s*|\s+", self.answer(question, sources, vector=vector, focus=focus))
 
 
 def _compose(best: list[tuple[int, int, str]], instruction: tuple[int, tuple, str] | None) -> str:
@@ -194,7 +194,7 @@ class OpenAIAnswerer:
         )
 
     def stream(
-        self, question: str, sources: list[Document], *, question_vector: np.ndarray | None = None, focus: str | None = None
+        self, question: str, sources: list[Document], *, vector: np.ndarray | None = None, focus: str | None = None
     ) -> Iterator[str]:
         numbered = "\n".join(
             f'<source n="{n}" title="{_attribute(s.metadata.get("title", ""))}">\n{_data(s.page_content)}\n</source>'

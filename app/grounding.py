@@ -53,7 +53,7 @@ class GroundingCheck:
         self._on_the_fly = OnTheFly(lambda texts: self.embeddings.encode(texts, threads=1))
 
     def check(
-        self, answer: str, sources: list[Document], *, question: str | None = None, question_vector: np.ndarray | None = None
+        self, answer: str, sources: list[Document], *, question: str | None = None, vector: np.ndarray | None = None
     ) -> Verdict:
         """With the ``question`` (or its unit vector), also whether the answer addresses it."""
         reasons = []
@@ -73,8 +73,8 @@ class GroundingCheck:
         vectors = self._claim_vectors(texts, passages)
         reasons += self._unsupported(parts, texts, vectors, sources, passages, require_citations=bool(cited))
         reasons += _unquoted_code(answer, sources)
-        if (question is not None or question_vector is not None) and cited and not unknown:
-            reasons += self._off_the_question(answer, question, question_vector, vectors, passages)
+        if (question is not None or vector is not None) and cited and not unknown:
+            reasons += self._off_the_question(answer, question, vector, vectors, passages)
         return Verdict(reasons)
 
     def _claim_vectors(self, texts: list[str], passages: list[Passage]) -> list[np.ndarray | None]:
@@ -113,12 +113,12 @@ class GroundingCheck:
         return bool(terms) and len(terms & set(tokenize([source])[0])) / len(terms) >= self.support_overlap
 
     def _off_the_question(
-        self, answer: str, question: str | None, question_vector: np.ndarray | None,
+        self, answer: str, question: str | None, vector: np.ndarray | None,
         vectors: list[np.ndarray | None], passages: list[Passage],
     ) -> list[str]:
         """An answer whose every sentence is true but none answers only circles the question: its closest
         sentence must be near the question, and a how-to question wants the instruction a source gives."""
-        asked = question_vector if question_vector is not None else self.embeddings.encode_questions([question])[0]
+        asked = vector if vector is not None else self.embeddings.encode_questions([question])[0]
         closest = max((float(vector @ asked) for vector in vectors if vector is not None), default=0.0)
         reasons = []
         if closest < self.min_question_similarity:
