@@ -41,8 +41,9 @@ class Answerer(Protocol):
     def stream(
         self, question: str, sources: list[Document], *, vector: np.ndarray | None = None, focus: str | None = None
     ) -> Iterator[str]:
-        """Pieces of the answer text as they are produced. ``focus`` is a follow-up's own words, when the
-        question was rewritten to stand on its own."""
+        """Pieces of the answer text as they are produced; ``vector`` is the question's embedding
+        (``encode_questions``) when the caller has made it; ``focus`` is a follow-up's own words, when
+        the question was rewritten to stand on its own."""
 
 
 def content_words(text: str) -> list[str]:

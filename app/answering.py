@@ -47,9 +47,4 @@ def record(
     db: Database, result: ChainResult, *, user_id: str, thread_id: str | None = None, step_id: str | None = None
 ) -> Answer:
     """The answer exactly as shown, with its sources."""
-    return answer_log.record_answer(
-        db, question=result.question, standalone_question=result.standalone_question, answer=result.answer,
-        answerer=result.answerer, verdict=result.verdict, reasons=result.reasons, timings_ms=result.timings_ms,
-        ranker_version=result.ranker_version, citations=result.to_dict()["citations"], user_id=user_id,
-        thread_id=thread_id, step_id=step_id,
-    )
+    return answer_log.record_result(db, result, user_id=user_id, thread_id=thread_id, step_id=step_id)

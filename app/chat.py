@@ -7,26 +7,23 @@ on the answer, which ask their questions in the chat.
 import asyncio
 import logging
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 
 import chainlit as cl
 from chainlit.types import ThreadDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from app import answering, components, runtime
+from app import answering, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape
 from app.rendering import render
-from feedback import accounts, answer_log, chat_history, opinions
+from feedback import accounts, answer_log, chat_history, opinions, policy
 from feedback.datalayer import GroundloopDataLayer
-from feedback.db import Database, DatabaseUnavailable
+from feedback.db import Database
 from feedback.models import Answer
 from feedback.models import Citation as ShownSource
 from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
-from retrieval.text import normalize, shorten
+from retrieval.text import shorten
 
 log = logging.getLogger(__name__)
 FAILED = "Something went wrong while answering. Please try again; if it keeps happening, tell an administrator."
@@ -34,17 +31,12 @@ NOT_SAVED = "This answer could not be saved, so it cannot be rated, marked or co
 MARK, CORRECT = "mark_source", "suggest_correction"
 ASK_SECONDS = 300  # how long a question the chat asks (which source? what should it say?) waits
 TRIES = 3  # bad replies to such a question before the chat gives up asking
-MAX_CORRECTION_CHARS = 10_000
 TITLE_CHARS = 40  # of a source's title on a button
 
 
-@cache
 def database() -> Database:
-    """The feedback database, opened once per process (the server migrated it when it started)."""
-    try:
-        return components.database(runtime.settings())
-    except SQLAlchemyError as error:
-        raise DatabaseUnavailable("The feedback database cannot be reached right now; nothing was saved.") from error
+    """The process's one feedback database, owned by the root the server installed."""
+    return runtime.database()
 
 
 @cl.data_layer
@@ -200,7 +192,7 @@ async def _mark_source(action: cl.Action) -> str:
 async def _suggest_correction(action: cl.Action) -> str:
     """The corrected text, then (optionally) the numbers of the sources that support it."""
     answer, sources = await _own_answer(action)
-    text = await _ask("What should the answer say? Type the corrected answer.", _correction)
+    text = await _ask("What should the answer say? Type the corrected answer.", policy.clean_correction)
     if text is None:
         return "Nothing was saved: no correction came in time."
     ranks = []
@@ -220,12 +212,17 @@ async def _own_answer(action: cl.Action) -> tuple[Answer, list[ShownSource]]:
     """The answer the action was offered on, if the signed-in person was given it; and its sources."""
     user_id = _signed_in_id()
     step_id = action.payload.get("step_id") if isinstance(action.payload, dict) else None
-    answer = await asyncio.to_thread(answer_log.answer_for_step, database(), step_id=str(step_id))
+    answer = await asyncio.to_thread(feedback_on_step, database(), step_id=str(step_id), user_id=user_id)
+    return answer, await asyncio.to_thread(answer_log.citations_of, database(), answer_id=answer.id)
+
+
+def feedback_on_step(db: Database, *, step_id: str, user_id: str) -> Answer:
+    """The answer shown as message ``step_id``, when ``user_id`` may give feedback on it (the rule is
+    ``feedback.policy``'s, as for the API and the data layer)."""
+    answer = answer_log.answer_for_step(db, step_id=step_id)
     if answer is None:
         raise NotFound("That answer was not saved, so there is nothing to mark or correct.")
-    if answer.user_id != user_id:
-        raise NotAllowed("That answer was given to someone else.")
-    return answer, await asyncio.to_thread(answer_log.citations_of, database(), answer_id=answer.id)
+    return opinions.check_feedback(db, answer_id=answer.id, user_id=user_id)
 
 
 async def _choose(question: str, options: list[cl.Action]) -> dict | None:
@@ -246,21 +243,6 @@ async def _ask(question: str, parse):
         except GroundloopError as error:
             await _say(str(error))
     return None
-
-
-def _correction(text: str) -> str:
-    if len(text) > MAX_CORRECTION_CHARS:
-        raise GroundloopError(
-            f"The correction is too long ({len(text):,} characters; the limit is {MAX_CORRECTION_CHARS:,}). "
-            "Shorten it and send it again."
-        )
-    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
-    if unreadable and unreadable / len(text) > 0.05:
-        raise GroundloopError("That does not look like text: it contains binary data. Type the corrected answer.")
-    cleaned = normalize(text)
-    if not cleaned:
-        raise GroundloopError("The correction is empty. Type what the answer should say.")
-    return cleaned
 
 
 _NONE = {"none", "no", "-", "0"}

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from feedback.webhooks import FEEDBACK_ACTIONS
+from feedback.names import FEEDBACK_ACTIONS
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32

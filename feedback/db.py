@@ -22,7 +22,11 @@ class Database:
     so concurrent writers queue on the busy timeout instead of failing with "database is locked".
     """
 
+    opened = 0
+    """How many were made in this process: a server makes one (its ``/metrics`` says so)."""
+
     def __init__(self, url: str) -> None:
+        Database.opened += 1
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

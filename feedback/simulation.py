@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from feedback import accounts, answer_log, opinions, reviews
 from feedback.db import Database
+from feedback.results import AnswerResult
 
 USER, REVIEWER = "simulated-user", "simulated-reviewer"
 
@@ -33,7 +34,7 @@ def simulated_people(db: Database) -> tuple[str, str]:
 def give_feedback(
     db: Database,
     *,
-    ask: Callable[[str], dict],
+    ask: Callable[[str], AnswerResult],
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     progress: Callable[[int], None] | None = None,
@@ -45,20 +46,15 @@ def give_feedback(
     for qid, question in queries.items():
         result = ask(question)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
-        answer = answer_log.record_answer(
-            db,
-            **{key: result[key] for key in ("question", "standalone_question", "answer", "answerer", "verdict",
-                                           "reasons", "timings_ms", "citations", "ranker_version")},
-            user_id=user_id,
-        )
-        cited = [c for c in result["citations"] if c["cited"]]
+        answer = answer_log.record_result(db, result, user_id=user_id)
+        cited = [c for c in result.citations if c.cited]
         for citation in cited:
             opinions.record_source_mark(
-                db, answer_id=answer.id, user_id=user_id, rank=citation["n"], relevant=citation["doc_id"] in relevant
+                db, answer_id=answer.id, user_id=user_id, rank=citation.n, relevant=citation.doc_id in relevant
             )
-        up = any(c["doc_id"] in relevant for c in cited)
+        up = any(c.doc_id in relevant for c in cited)
         opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
-        if relevant and not relevant.intersection(c["doc_id"] for c in result["citations"]):
+        if relevant and not relevant.intersection(c.doc_id for c in result.citations):
             reviews.record_review(
                 db, answer_id=answer.id, reviewer_id=reviewer_id, decision="approved", text=None, doc_ids=sorted(relevant)
             )

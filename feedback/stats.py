@@ -11,7 +11,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from feedback.db import Database
-from feedback.models import Answer, Feedback, ModelVersion
+from feedback.models import Answer, Feedback
+from feedback.models import RankerVersion as RankerRow
 
 FEEDBACK_KINDS = ("thumb_up", "thumb_down", "comment", "source_relevant", "source_not_relevant", "correction")
 
@@ -40,10 +41,10 @@ def answers_by_verdict(db: Database) -> dict[str, int]:
         return dict(session.exec(select(Answer.verdict, func.count()).group_by(Answer.verdict)).all())
 
 
-def model_versions_by_status(db: Database) -> dict[str, int]:
+def ranker_versions_by_status(db: Database) -> dict[str, int]:
     """One row per retrain run that produced a candidate, whatever became of it."""
     with db.read() as session:
-        return dict(session.exec(select(ModelVersion.status, func.count()).group_by(ModelVersion.status)).all())
+        return dict(session.exec(select(RankerRow.status, func.count()).group_by(RankerRow.status)).all())
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class RankerVersion:
 def ranker_versions(db: Database) -> list[RankerVersion]:
     """Every trained ranker, oldest first."""
     with db.read() as session:
-        rows = session.exec(select(ModelVersion).order_by(ModelVersion.id)).all()
+        rows = session.exec(select(RankerRow).order_by(RankerRow.id)).all()
     return [RankerVersion(row.version, row.status, row.created_at, row.metrics.get("held_out_ndcg@10")) for row in rows]
 
 
@@ -96,3 +97,6 @@ def daily(db: Database, *, days: int, today: date | None = None) -> list[Day]:
         Day(day, {kind: given[day, kind] for kind in FEEDBACK_KINDS}, answered[day], flagged[day])
         for day in (first + timedelta(days=n) for n in range(days))
     ]
+
+
+model_versions_by_status = ranker_versions_by_status  # the older name

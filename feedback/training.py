@@ -12,8 +12,9 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from feedback import counting
 from feedback.db import Database
-from feedback.models import Answer, Citation, Feedback, Review
+from feedback.models import Answer, Citation, Feedback
 
 STRONG, WEAK = 1.0, 0.3
 
@@ -46,9 +47,9 @@ def judged_questions(db: Database) -> list[Judged]:
     """Every question with at least one judged document, oldest judgement first."""
     with db.read() as session:
         rows = session.exec(select(Feedback, Answer).join(Answer, Feedback.answer_id == Answer.id)).all()
-        reviews = session.exec(
-            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).where(Review.decision == "approved")
-        ).all()
+        approved = counting.approved_reviews(session)  # the newest decision only: a rejection withdraws
+        reviews = [(approved[answer.id], answer)
+                   for answer in session.exec(select(Answer).where(Answer.id.in_(list(approved))))]
         cited = _cited_docs(session, {answer.id for feedback, answer in rows if feedback.kind == "thumb"})
     signals = [
         (answer.standalone_question, feedback.user_id, feedback.updated_at, _votes(feedback, cited.get(answer.id, [])))

@@ -26,16 +26,37 @@ class Ranker(Protocol):
         """One score per candidate row of ``matrix``; higher is better."""
 
 
-def scored(ranker: Ranker, candidates: Candidates, matrix: np.ndarray) -> tuple[Candidates, np.ndarray]:
+def boosts_of(ranker: Ranker, vector: np.ndarray, terms: list[str]) -> dict[str, float] | None:
+    """What the ranker adds per document for this question, worked out once per question (None for
+    a ranker that adds nothing of the kind)."""
+    boosts = getattr(ranker, "boosts", None)
+    return boosts(vector, terms) if boosts is not None else None
+
+
+def wanted_by(ranker: Ranker, vector: np.ndarray, terms: list[str], boosts: dict[str, float] | None) -> set[str]:
+    """The documents that must be candidates: those with a positive boost."""
+    if boosts is None:
+        return ranker.expand(vector, terms)
+    return {doc_id for doc_id, boost in boosts.items() if boost > 0}
+
+
+def scored(
+    ranker: Ranker, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None
+) -> tuple[Candidates, np.ndarray]:
     """The searched candidates and those the ranker asked for, with the ranker's scores.
 
     Serving and training both rank through here: candidates gathered for more documents than
-    this ranker wants are ranked exactly as if gathered for those alone.
+    this ranker wants are ranked exactly as if gathered for those alone. ``boosts``, from
+    ``boosts_of`` when the caller already worked them out for the question, are not worked out again.
     """
-    wanted = ranker.expand(candidates.vector, candidates.terms)
+    if boosts is None:
+        boosts = boosts_of(ranker, candidates.vector, candidates.terms)
+    wanted = wanted_by(ranker, candidates.vector, candidates.terms, boosts)
     keep = [i for i in range(len(candidates)) if i < candidates.base or candidates.doc_ids[i] in wanted]
     kept = candidates.take(keep)
-    return kept, ranker.score(kept, matrix[keep])
+    if boosts is None:
+        return kept, ranker.score(kept, matrix[keep])
+    return kept, ranker.score(kept, matrix[keep], boosts=boosts)
 
 
 def fusion(matrix: np.ndarray, dense_weight: float) -> np.ndarray:
@@ -52,7 +73,10 @@ class FusionRanker:
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
         return set()
 
-    def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+    def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
+        return {}
+
+    def score(self, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None) -> np.ndarray:
         return fusion(matrix, self.dense_weight)
 
 
@@ -73,20 +97,23 @@ class LearnedRanker:
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
-    def _boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
+    def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
+        """The memory's boost per document for a question with this embedding and these terms."""
         return self.memory.boosts(
             vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
             reject_threshold=self.reject_threshold, skip=self.skip,
         )
 
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
-        return {doc_id for doc_id, boost in self._boosts(vector, terms).items() if boost > 0}
+        return {doc_id for doc_id, boost in self.boosts(vector, terms).items() if boost > 0}
 
-    def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+    def score(self, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None) -> np.ndarray:
+        """``boosts``, when the caller has them for this question, are used as they are."""
         if not len(matrix):
             return np.zeros(0, dtype=np.float32)
         base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
-        boosts = self._boosts(candidates.vector, candidates.terms)
+        if boosts is None:
+            boosts = self.boosts(candidates.vector, candidates.terms)
         if not boosts:
             return base
         return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)

@@ -11,7 +11,12 @@ import pytest
 
 from app import components
 from app.settings import Settings
+from feedback.datalayer import lazy_attributes_as_pep_562
 from retrieval.embeddings import MiniLMEmbeddings
+
+# The test run imports Chainlit (the data layer's tests) and skops (the rankers') in one process,
+# as a server does: set Chainlit up the way the server's root does, before either is imported.
+lazy_attributes_as_pep_562()
 
 BIN = Path(sys.executable).parent
 

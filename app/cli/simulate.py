@@ -6,17 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from retrieval.beir import load_split
 from retrieval.errors import GroundloopError
-from retrieval.evaluation import write_trec_run
 
-from app import components
 from app.cli.index import beir_collection, ingest_with_progress, measure_with_progress
 from app.cli.shell import err, out, progress, state
-from feedback import registry
-from feedback.simulation import give_feedback
 
 commands = typer.Typer()
 
@@ -39,6 +34,13 @@ def simulate(
     reviewer attaches the relevant documents when none was shown. All of it is written to the
     data folder's database, as people's feedback is: use a --data-dir of its own.
     """
+    from rich.table import Table
+
+    from app.runtime import Root
+    from feedback import registry
+    from feedback.simulation import give_feedback
+    from retrieval.evaluation import write_trec_run
+
     started = time.perf_counter()
     feedback_queries, eval_queries, qrels = _simulation_splits(dataset, feedback_split, eval_split, split_by_parity)
     if limit is not None:
@@ -46,17 +48,16 @@ def simulate(
     collection = beir_collection(dataset)
     ingest_with_progress([dataset / "corpus.jsonl"], collection)
     settings = state.settings.model_copy(update={"collection": collection})
-    db, chain = components.database(settings), components.chain(settings)
-    chain.retriever.ranker = chain.ranker()
-    before, _ = measure_with_progress(chain.retriever, eval_queries, qrels)
+    root = Root(settings)
+    db, chain = root.database, root.chain
+    before, _ = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     with progress() as bar:
         task = bar.add_task("Answering and judging", total=len(feedback_queries))
-        give_feedback(db, ask=lambda q: chain.run(q).to_dict(), queries=feedback_queries, qrels=qrels,
+        give_feedback(db, ask=chain.run, queries=feedback_queries, qrels=qrels,
                       progress=lambda step: bar.advance(task, step))
     with err.status("Learning from feedback…"):
         report = registry.retrain(db, chain.retriever, settings.rankers_dir, active=chain.ranker())
-    chain.retriever.ranker = chain.ranker()
-    after, run = measure_with_progress(chain.retriever, eval_queries, qrels)
+    after, run = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
     if run_out:
         write_trec_run(run, run_out)
     summary = {"before": before, "after": after, "feedback_queries": len(feedback_queries),

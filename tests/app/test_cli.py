@@ -125,3 +125,53 @@ def test_too_long_question_is_one_clear_line(tmp_path: Path) -> None:
     done = subprocess.run([GROUNDLOOP, "--data-dir", str(tmp_path), "ask", "x" * 5000], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip() == "error: The question is too long (5,000 characters; the limit is 4,000)."
+
+
+def test_search_ranks_with_the_ranker_that_serves_and_compares_with_fusion(tmp_path: Path, corpus: Path,
+                                                                          embeddings) -> None:
+    """Before, search ignored the active ranker, so nobody could see what a retrain changed."""
+    from app import components
+    from app.settings import Settings
+    from feedback import ranker_versions
+    from retrieval import ranker_files
+    from retrieval.memory import FeedbackMemory
+    from retrieval.ranking import LearnedRanker
+
+    data = tmp_path / "data"
+    invoke(data, "ingest", str(corpus))
+    question = "What should I drink in the morning?"
+    river = str((corpus / "rivers.html").resolve())
+    learned = LearnedRanker("v1", memory=FeedbackMemory(embeddings.encode_questions([question]), [[river]], [[]]),
+                            threshold=0.8, strength=1.0)
+    ranker_files.save(learned, data / "rankers" / "v1")
+    db = components.database(Settings(data_dir=data))
+    ranker_versions.record_ranker_version(db, version="v1", path=str(data / "rankers" / "v1"), active=False,
+                                          metrics={}, counts={})
+
+    def top(*extra: str) -> str:
+        return json.loads(invoke(data, "search", question, "-k", "1", "--json", *extra).stdout)[0]["doc_id"]
+
+    fusion = top("--ranker", "fusion")
+    assert fusion != river and top() == fusion  # nothing learned serves yet
+    assert top("--ranker", "v1") == river  # a version can be tried before it serves
+    ranker_versions.activate_ranker(db, version="v1")
+    assert top() == top("--ranker", "active") == river and top("--ranker", "fusion") == fusion
+    refused = runner.invoke(cli, ["--data-dir", str(data), "search", question, "--ranker", "v7"])
+    assert refused.exit_code == 1
+
+
+def test_eval_measures_an_indexed_collection_without_indexing_again(tmp_path: Path, embeddings) -> None:
+    dataset = beir_fixture(tmp_path / "tiny")
+    data = tmp_path / "data"
+    invoke(data, "ingest", str(dataset / "corpus.jsonl"))  # the served collection
+    measured = json.loads(invoke(data, "eval", str(dataset), "--collection", "docs", "--json").stdout)
+    from app import components
+    from app.settings import Settings
+
+    client = components.open_index(Settings(data_dir=data, chroma_url=None)).client
+    assert [c.name for c in client.list_collections()] == ["docs"]  # no collection of the dataset's own was made
+    assert measured["queries"] == 3 and measured["recall@100"] == 1.0
+    indexed = json.loads(invoke(tmp_path / "other", "eval", str(dataset), "--json").stdout)
+    assert measured["ndcg@10"] == pytest.approx(indexed["ndcg@10"])
+    empty = runner.invoke(cli, ["--data-dir", str(data), "eval", str(dataset), "--collection", "nothing"])
+    assert empty.exit_code == 1 and "holds nothing" in str(empty.exception or empty.output)

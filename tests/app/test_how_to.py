@@ -39,8 +39,8 @@ def test_a_how_to_question_gets_the_command_whole_in_a_code_block(chain, questio
 def test_a_follow_up_is_answered_from_its_own_new_words(chain) -> None:
     first = chain.run("How do I retrain the ranker?")
     follow_up = chain.run("and how do I undo it?", [first.standalone_question])
-    assert "groundloop models rollback" in follow_up.answer, follow_up.answer
-    assert "groundloop models rollback" not in first.answer
+    assert "groundloop rankers rollback" in follow_up.answer, follow_up.answer
+    assert "groundloop rankers rollback" not in first.answer
 
 
 def test_a_question_that_is_not_a_how_to_gets_no_code_block(chain) -> None:

@@ -166,9 +166,9 @@ def test_nobody_rates_comments_on_or_deletes_feedback_on_someone_elses_answer(
     for for_id in (reply.run_id, reply.message_id):
         for feedback in ({"value": 0}, {"value": 0, "comment": "Wrong."}, {"value": 1, "id": thumb_id}):
             response = bob.put("/chat/feedback", json={"feedback": {"forId": for_id, **feedback}, "sessionId": "b"})
-            refused(response, 500, "That answer is in someone else's conversation.")
+            refused(response, 500, "That answer was given to someone else.")
     refused(bob.request("DELETE", "/chat/feedback", json={"feedbackId": thumb_id}), 403,
-            "That answer is in someone else's conversation.")
+            "That answer was given to someone else.")
     anonymous = httpx.Client(base_url=feedback_server.url)
     assert anonymous.put("/chat/feedback", json={"feedback": {"forId": reply.run_id, "value": 0},
                                                  "sessionId": "x"}).status_code == 401
