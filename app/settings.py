@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
+    min_question_similarity: float = Field(
+        default=0.3, description="An answer whose closest sentence is less similar to the question does not address it."
+    )
     verified_similarity: float = Field(
         default=0.9, description="A question this similar to a reviewer-verified one gets the verified answer."
     )
@@ -159,6 +162,10 @@ class Settings(BaseSettings):
     @cached_property
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
+
+    @cached_property
+    def sentences_dir(self) -> Path:
+        return self.data_dir / "sentences"
 
     @cached_property
     def feedback_url(self) -> str:
