@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from feedback.names import FEEDBACK_ACTIONS
+from feedback.names import ACCOUNT_SHARE, FEEDBACK_ACTIONS
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32
@@ -98,6 +98,11 @@ class Settings(BaseSettings):
 
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
+    learning_account_share: float = Field(
+        default=ACCOUNT_SHARE, gt=0.0, le=1.0,
+        description="The most one account's feedback may weigh in what a retrain learns and in the held-out "
+        "judgement (never less than an equal share among the accounts that gave feedback).",
+    )
 
     webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")
     webhook_secret: SecretStr | None = Field(
