@@ -48,7 +48,8 @@ class Source(BaseModel):
 
 
 class AskResponse(BaseModel):
-    answer_id: str = Field(description="Give feedback on the answer with this id.")
+    answer_id: str | None = Field(
+        description="Give feedback on the answer with this id; null when it could not be saved (the notice says so).")
     thread_id: str | None
     question: str
     standalone_question: str = Field(description="The question as understood, follow-ups rewritten in full.")

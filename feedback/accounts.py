@@ -35,6 +35,7 @@ def set_role(db: Database, *, identifier: str, role: str, actor_id: str | None =
     with db.write() as session:
         user = _user(session, identifier)
         user.role = role
+        user.session_version += 1  # a token naming the old role must not outlive it
         session.add(user)
         _log(session, actor_id=actor_id, action="role_set", subject=user, role=role)
         return user
@@ -44,6 +45,7 @@ def set_password(db: Database, *, identifier: str, password: str) -> None:
     with db.write() as session:
         user = _user(session, identifier)
         user.password_hash = _hasher.hash(password)
+        user.session_version += 1  # whoever signed in with the old password is signed out
         session.add(user)
         _log(session, actor_id=user.id, action="password_set", subject=user)
 
