@@ -16,7 +16,7 @@ from app import answering, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape
 from app.rendering import render
-from feedback import accounts, answer_log, chat_history, opinions, policy
+from feedback import accounts, answer_log, chat_history, opinions, policy, sessions
 from feedback.datalayer import GroundloopDataLayer
 from feedback.db import Database
 from feedback.models import Answer
@@ -52,7 +52,9 @@ async def sign_in(username: str, password: str) -> cl.User | None:
     except GroundloopError as error:
         log.error("sign-in failed: %s", error)  # Chainlit's page only says "Unable to sign in"
         return None
-    return cl.User(identifier=user.identifier, metadata={"role": user.role}) if user else None
+    if user is None:
+        return None
+    return cl.User(identifier=user.identifier, metadata={"role": user.role, sessions.TOKEN_KEY: user.session_version})
 
 
 @cl.on_chat_start

@@ -7,16 +7,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from app import api, dashboard, health, metrics, openai_api, review, runtime, webhooks
+from app.bad_input import StrictJson, short_validation_error
 from app.components import auth_secret
+from app.file_modes import keep_data_private
 from app.limits import SignInLimit
 from app.offline_page import OfflinePage
 from app.runtime import Root
+from app.security import SameOrigin, SecurityHeaders, Sessions
 from app.settings import Settings
 from app.http_errors import status_of
 from retrieval.errors import GroundloopError
@@ -30,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The server's composition root is built here, once, and every router, the chat's handlers and
     the data layer are handed its parts."""
     settings.refuse_unsafe_start()
+    keep_data_private(settings.data_dir)
     root = runtime.install(Root(settings))
     _prepare_chainlit(root)
 
@@ -72,6 +78,11 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
+    app.add_middleware(StrictJson)
+    app.add_exception_handler(RequestValidationError, short_validation_error)
+    app.add_middleware(SecurityHeaders, production=settings.env == "production")
+    app.add_middleware(Sessions, database=database, secret=root.auth_secret)
+    app.add_middleware(SameOrigin, allowed=settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
     _mount_chat(app)
     return app
@@ -151,7 +162,15 @@ def _errors_as_short_messages() -> None:
     async def short_message(_: Request, error: GroundloopError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=status_of(error, bad_input=400))
 
+    async def chainlits_500(request: Request, error: HTTPException):
+        """Chainlit's PUT /feedback wraps a refusal from the data layer in a 500: unwrapped here."""
+        if error.status_code == 500 and isinstance(error.__cause__, GroundloopError):
+            return await short_message(request, error.__cause__)
+        return await http_exception_handler(request, error)
+
     chainlit_app.add_exception_handler(GroundloopError, short_message)
+    chainlit_app.add_exception_handler(HTTPException, chainlits_500)
+    chainlit_app.add_exception_handler(RequestValidationError, short_validation_error)
 
 
 def from_environment() -> FastAPI:
@@ -162,7 +181,7 @@ def from_environment() -> FastAPI:
 
 def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", **_proxies(settings))
         return
     if not settings.chroma_url:
         raise GroundloopError(
@@ -174,4 +193,11 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
     # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **_proxies(settings))
+
+
+def _proxies(settings: Settings) -> dict:
+    """X-Forwarded-For and -Proto are believed only from the proxies named in the settings; by
+    default from no one (uvicorn's own default believes any loopback client)."""
+    return {"proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "127.0.0.1"}

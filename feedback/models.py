@@ -49,6 +49,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=300)
     export_opt_out: bool = False
     created_at: datetime = _when()
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Sign-in tokens carry the version they were issued under; a bump ends all of them (feedback.sessions)."""
 
 
 class Thread(SQLModel, table=True):

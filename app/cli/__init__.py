@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import export, index, keys, rankers, serve, simulate, users, webhooks
+from app.cli import export, feedback_accounts, index, keys, rankers, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 
@@ -25,15 +25,18 @@ cli.add_typer(keys.group, name="keys")
 cli.add_typer(rankers.group, name="rankers")
 cli.add_typer(rankers.group, name="models", help="The older name of `groundloop rankers`: the same commands.")
 cli.add_typer(webhooks.group, name="webhooks")
+cli.add_typer(feedback_accounts.group, name="feedback")
 
 
 @cli.callback()
 def configure(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the index and database live.")] = None,
 ) -> None:
+    from app.file_modes import keep_data_private
     from app.settings import Settings
 
     state.settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    keep_data_private(state.settings.data_dir)
 
 
 def main() -> None:
@@ -44,7 +47,12 @@ def main() -> None:
         raise SystemExit(1) from None
     except Exception as error:
         from pydantic import ValidationError
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
+        if isinstance(error, (OperationalError, InterfaceError)):  # raised before a session could say it shorter
+            reason = str(error.orig or error).strip().splitlines()[0]
+            err.print(f"[red]error:[/] The feedback database cannot be reached: {escape(reason)}", highlight=False)
+            raise SystemExit(1) from None
         if not isinstance(error, ValidationError):
             raise
         # a setting with a value it cannot take

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+
+from retrieval.errors import GroundloopError
 
 from app.cli.shell import RANKER_HELP, out, progress, state
 
@@ -46,6 +49,13 @@ def ingest_command(
     )
     for failure in report.failures:
         out.print(f"[yellow]failed[/] {failure.path}: {failure.reason}", highlight=False)
+    for warning in report.warnings:
+        out.print(f"[yellow]warning[/] {escape(warning.path)}: {escape(warning.reason)}", highlight=False)
+    named = [str(path) for path in paths]
+    failed = [f.path for f in report.failures if f.path in named]
+    if failed or (report.failures and not report.files):
+        failed = failed or [f.path for f in report.failures]
+        raise GroundloopError(f"{len(failed)} of the named paths failed: {', '.join(failed)}.")
 
 
 @commands.command()

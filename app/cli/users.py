@@ -76,6 +76,15 @@ def users_set_role(
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
 
 
+@group.command("sign-out")
+def users_sign_out(name: Annotated[str, typer.Argument(help="Whose sessions to end.")]) -> None:
+    """End every session of someone, in every browser: they must sign in again."""
+    from feedback import sessions
+
+    sessions.sign_out(state.root.database, identifier=name)
+    out.print(f"{name} is signed out everywhere.", highlight=False, markup=False)
+
+
 @group.command("opt-out")
 def users_opt_out(name: Annotated[str, typer.Argument(help="Who is to be left out of exports.")]) -> None:
     """Leave everything about someone out of every export: their answers, feedback and reviews."""

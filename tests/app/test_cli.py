@@ -175,3 +175,28 @@ def test_eval_measures_an_indexed_collection_without_indexing_again(tmp_path: Pa
     assert measured["ndcg@10"] == pytest.approx(indexed["ndcg@10"])
     empty = runner.invoke(cli, ["--data-dir", str(data), "eval", str(dataset), "--collection", "nothing"])
     assert empty.exit_code == 1 and "holds nothing" in str(empty.exception or empty.output)
+
+
+def test_ingest_fails_when_a_named_path_fails_and_says_why_for_each_link(tmp_path: Path, corpus: Path,
+                                                                        embeddings) -> None:
+    """Issue 13 item 13: every named path failing exited 0; links that lead nowhere or loop were
+    skipped without a word; the PDF library's warnings were printed raw."""
+    (corpus / "gone.md").symlink_to(corpus / "missing.md")
+    (corpus / "loop.md").symlink_to(corpus / "loop.md")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    missing = tmp_path / "nothing-here.md"
+    result = runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), "ingest", str(corpus), str(missing)])
+    assert result.exit_code == 1, result.output
+    assert f"failed {corpus / 'gone.md'}: a broken symbolic link (to {corpus / 'missing.md'}, which does not exist)" \
+        in result.stdout
+    assert f"failed {corpus / 'loop.md'}: a symbolic link that loops back on itself" in result.stdout
+    assert f"failed {missing}: no such file or folder" in result.stdout
+    assert "4 chunks" in result.stdout  # the good files are ingested all the same
+    pdf = [line for line in result.stdout.splitlines() if "broken.pdf" in line]
+    assert len(pdf) == 1 and pdf[0].startswith(("failed", "warning")), result.stdout
+    assert "1 of the named paths failed" in str(result.exception)
+
+    done = subprocess.run([GROUNDLOOP, "--data-dir", str(tmp_path / "data"), "ingest", str(missing)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: 1 of the named paths failed: {missing}." in done.stderr.replace("\n", "")
