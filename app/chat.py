@@ -114,7 +114,7 @@ async def start() -> None:
 async def resume(thread: ThreadDict) -> None:
     """Follow-ups are condensed against the thread's earlier questions; each answer's cards show again
     what the person said about it (read from the tables, not from what the page last stored)."""
-    await cl.ElementSidebar.set_elements([])  # nobody clicked a source yet
+    _close_sources_once_shown(cl.context.emitter)
     try:
         answers = await asyncio.to_thread(chat_history.answers_in_thread, database(), thread_id=thread["id"])
         user_id = _signed_in_id()
@@ -125,13 +125,22 @@ async def resume(thread: ThreadDict) -> None:
         answers, said = [], {}
     cl.user_session.set("history", [a.standalone_question for a in answers])
     by_step = {a.step_id: a for a in answers if a.step_id}
-    for element in thread.get("elements") or []:
+    for element in thread.get("elements") or []:  # Chainlit sends the thread to the page after this hook
         answer = by_step.get(element.get("forId"))
-        if element.get("type") != "custom" or element.get("name") != ELEMENT or answer is None:
-            continue
-        props = {**(element.get("props") or {}), **_said(said.get(answer.id))}
-        await cl.CustomElement(id=element["id"], name=ELEMENT, props=props, display="inline").send(
-            for_id=element["forId"])
+        if element.get("type") == "custom" and element.get("name") == ELEMENT and answer is not None:
+            element["props"] = {**(element.get("props") or {}), **_said(said.get(answer.id))}
+
+
+def _close_sources_once_shown(emitter: Any) -> None:
+    """Chainlit sends the resumed thread after this hook, and the page then opens every source beside
+    the chat; this session's emitter closes them right after, as nobody clicked one yet."""
+    send_thread = emitter.resume_thread
+
+    async def resume_thread(thread: ThreadDict) -> None:
+        await send_thread(thread)
+        await emitter.emit("set_sidebar_elements", {"elements": [], "key": None})
+
+    emitter.resume_thread = resume_thread
 
 
 @cl.on_message

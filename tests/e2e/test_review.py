@@ -64,11 +64,13 @@ def rate_down(page: Page, server: Server, db: Database) -> Answer:
     answer = chat.ask(QUESTION)
     step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
     answer = page.locator(ASSISTANT).filter(has=page.locator(f"#step-{step_id}"))
-    expect(answer.get_by_role("button", name="Mark a source")).to_be_visible()  # stored
-    answer.locator("button.negative-feedback-off").click()
-    page.get_by_role("dialog").locator("textarea").fill("It should say how hot the water may be.")
-    page.locator("#submit-feedback").click()
-    expect(answer.locator("button.negative-feedback-on")).to_be_visible()
+    down = answer.get_by_role("button", name="Not helpful", exact=True)
+    down.click()  # shown once the answer is stored
+    expect(down).to_have_attribute("aria-pressed", "true")
+    answer.get_by_role("button", name="Add a comment").click()
+    answer.get_by_label("Comment", exact=True).fill("It should say how hot the water may be.")
+    answer.get_by_role("button", name="Save", exact=True).click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks — your comment is saved.")
     stored = answer_of(db, step_id)
     assert stored is not None and "Verified by a reviewer" not in answer.inner_text()
     return stored
