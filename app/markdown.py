@@ -42,14 +42,14 @@ class EscapingStream:
 # A document's own Markdown, for reading a source whole: headings, lists, emphasis, tables and code stay;
 # nothing becomes HTML, a link or an image.
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_TEXT_SPECIAL = re.compile(r"([\\\[\]<>&!])")
+_TEXT_SPECIAL = re.compile(r"([\\\[\]<>&!:])")
 _BACKTICKS = re.compile(r"`+")
 
 
 def safe_markdown(text: str) -> str:
     """``text`` with its Markdown kept but every way out of plain text closed: ``<`` (HTML, autolinks),
-    ``[``/``]`` (links, images), ``&`` (entities) and ``!`` are escaped outside code, and bare URLs
-    cannot autolink. Fenced code blocks are kept as they are (their text is shown literally);
+    ``[``/``]`` (links, images), ``&`` (entities), ``!`` and ``:`` (the chat's Markdown reads
+    ``:name`` as a directive) are escaped outside code, and bare URLs cannot autolink. Fenced code blocks are kept as they are (their text is shown literally);
     an unclosed fence runs to the end, as Markdown has it."""
     out, fence = [], None
     for line in text.split("\n"):
@@ -92,7 +92,7 @@ def _inline(line: str) -> str:
 
 def _harmless_code(code: str) -> bool:
     """Code shown as it is only when, read as text by mistake, it could not link or load anything."""
-    return not ("[" in code or "]" in code or ("<" in code and (":" in code or "@" in code))
+    return not ("[" in code or "]" in code or ":" in code or ("<" in code and "@" in code)
                 or _AUTOLINK_START.search(code))
 
 

@@ -211,8 +211,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         details = _details(db(), answer_id, user)
         if len(q) > SEARCH_CHARS:
             raise HTTPException(422, f"q: at most {SEARCH_CHARS} characters.")
-        shown = set(details["doc_ids"])
-        found = [f for f in _found(search(q, SEARCH_RESULTS)) if f.doc_id not in shown] if q.strip() else []
+        found = _found(search(q, SEARCH_RESULTS)) if q.strip() else []
         previous, following = _neighbours(queue(db()), answer_id)
         return TEMPLATES.TemplateResponse(request, "answer.html", {
             "user": user, "q": q, "found": found, "previous": previous, "next": following,
