@@ -131,6 +131,7 @@ def _ranker_plot(rankers: list[stats.RankerVersion]) -> str:
         axes.set_title("green: the active version", fontsize="small")
     else:
         axes.text(0.5, 0.5, "No ranker trained yet", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xticks([])
     axes.set_ylim(0, 1)
     axes.set_ylabel("nDCG@10")
     return _svg(figure)
