@@ -17,13 +17,12 @@ from pydantic import BaseModel, Field
 from app import answering, prompts, runtime
 from app.deps import ApiKeyDep, refusal, scoped
 from app.questions import clean_question
-from feedback import answer_log, export, opinions, ranker_versions
+from feedback import answer_log, export, opinions, policy, ranker_versions
 from feedback.db import Database
-from feedback.models import Answer
-from feedback.writing import NotAllowed, NotFound
+from feedback.writing import NotFound
 from retrieval.errors import GroundloopError
 
-MAX_TEXT = 10_000
+MAX_TEXT = policy.MAX_CORRECTION_CHARS
 
 
 class AskRequest(BaseModel):
@@ -49,7 +48,8 @@ class Source(BaseModel):
 
 
 class AskResponse(BaseModel):
-    answer_id: str = Field(description="Give feedback on the answer with this id.")
+    answer_id: str | None = Field(
+        description="Give feedback on the answer with this id; null when it could not be saved (the notice says so).")
     thread_id: str | None
     question: str
     standalone_question: str = Field(description="The question as understood, follow-ups rewritten in full.")
@@ -70,15 +70,17 @@ class SourceMark(BaseModel):
 
 
 class Correction(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_TEXT, description="What the answer should have said.")
+    text: str = Field(description=f"What the answer should have said: up to {MAX_TEXT:,} characters.")
     sources: list[int] = Field(default=[], max_length=50, description="Numbers of the sources that support it.")
 
 
 class FeedbackRequest(BaseModel):
     thumb: Literal["up", "down"] | None = None
-    comment: str | None = Field(default=None, max_length=MAX_TEXT)
+    comment: str | None = Field(default=None, description=f"Up to {policy.MAX_COMMENT_CHARS:,} characters.")
     sources: list[SourceMark] = Field(default=[], max_length=50, description="Marks on the sources shown.")
     correction: Correction | None = None
+    opened: list[int] = Field(default=[], max_length=50,
+                              description="Numbers of the sources the person opened to read: a weak hint for learning.")
 
 
 class Saved(BaseModel):
@@ -100,7 +102,7 @@ class RankerVersion(BaseModel):
     activated_at: datetime | None
 
 
-class ModelsResponse(BaseModel):
+class RankersResponse(BaseModel):
     active: str = Field(description="The version serving now; 'fusion' before any learned ranker is active.")
     metrics: dict = Field(description="The active version's held-out metrics.")
     versions: list[RankerVersion]
@@ -133,10 +135,8 @@ async def ask(body: AskRequest, caller: AskCaller) -> AskResponse:
 @router.post("/answers/{answer_id}/feedback", response_model=FeedbackResponse)
 async def feedback(answer_id: str, body: FeedbackRequest, caller: FeedbackCaller) -> FeedbackResponse:
     """Rate an answer given to you, mark its sources, or correct it; each part is saved as the chat saves it."""
-    if body.thumb is None and body.comment is None and not body.sources and body.correction is None:
-        raise HTTPException(422, "Send a thumb, a comment, source marks or a correction.")
-    if body.correction is not None and not body.correction.text.strip():
-        raise HTTPException(422, "The correction is empty.")
+    if body.thumb is None and body.comment is None and not body.sources and body.correction is None and not body.opened:
+        raise HTTPException(422, "Send a thumb, a comment, source marks, a correction or opened sources.")
     try:
         saved = await run_in_threadpool(_save_feedback, runtime.database(), answer_id, caller.user.id, body)
     except GroundloopError as error:
@@ -147,12 +147,15 @@ async def feedback(answer_id: str, body: FeedbackRequest, caller: FeedbackCaller
 def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackRequest) -> list[Saved]:
     """Everything is checked before anything is written, so a request is saved whole or not at all
     (each part is still its own transaction, as in the chat)."""
-    shown = _shown_sources(db, answer_id, user_id)
-    named = [m.n for m in body.sources] + (body.correction.sources if body.correction else [])
+    opinions.check_feedback(db, answer_id=answer_id, user_id=user_id)
+    comment = policy.clean_comment(body.comment) if body.comment and body.comment.strip() else None
+    if body.correction is not None:
+        policy.clean_correction(body.correction.text)
+    shown = {c.rank for c in answer_log.citations_of(db, answer_id=answer_id)}
+    named = [m.n for m in body.sources] + (body.correction.sources if body.correction else []) + body.opened
     missing = sorted({n for n in named if n not in shown})
     if missing:
         raise NotFound(f"The answer has no source {', '.join(f'[{n}]' for n in missing)}.")
-    comment = body.comment.strip() if body.comment else None
     saved = []
     if body.thumb is not None:
         row = opinions.record_thumb(db, answer_id=answer_id, user_id=user_id, up=body.thumb == "up", comment=comment)
@@ -167,29 +170,22 @@ def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackReq
         row = opinions.record_correction(db, answer_id=answer_id, user_id=user_id, text=body.correction.text,
                                         ranks=body.correction.sources)
         saved.append(Saved(kind="correction", id=row.id))
+    for n in dict.fromkeys(body.opened):
+        row = opinions.record_source_open(db, answer_id=answer_id, user_id=user_id, rank=n)
+        saved.append(Saved(kind="source_open", id=row.id))
     return saved
 
 
-def _shown_sources(db: Database, answer_id: str, user_id: str) -> set[int]:
-    """The numbers of the sources shown with the answer; 404 or 403 as the writers would say."""
-    with db.read() as session:
-        answer = session.get(Answer, answer_id)
-    if answer is None:
-        raise NotFound("No such answer.")
-    if answer.user_id is not None and answer.user_id != user_id:
-        raise NotAllowed("That answer was given to someone else.")
-    return {c.rank for c in answer_log.citations_of(db, answer_id=answer_id)}
-
-
-@router.get("/models", response_model=ModelsResponse)
-def models(_: ApiKeyDep) -> ModelsResponse:
+@router.get("/rankers", response_model=RankersResponse)
+@router.get("/models", response_model=RankersResponse, description="The older name of `GET /api/v1/rankers`.")
+def rankers(_: ApiKeyDep) -> RankersResponse:
     """The ranker serving answers now, with its held-out metrics, and every version learned so far."""
     try:
-        rows = ranker_versions.model_versions(runtime.database())
+        rows = ranker_versions.ranker_versions(runtime.database())
     except GroundloopError as error:
         raise refusal(error) from None
     active = next((row for row in rows if row.status == "active"), None)
-    return ModelsResponse(
+    return RankersResponse(
         active=active.version if active else "fusion", metrics=active.metrics if active else {},
         versions=[RankerVersion(**row.model_dump(include=set(RankerVersion.model_fields))) for row in rows],
     )
@@ -206,9 +202,8 @@ def export_feedback(
         description="approved or all; by default approved for chat-jsonl and preference-jsonl, all for the rest.")] = None,
 ) -> Response:
     """Answers with their sources, feedback and reviews, as the CLI exports them; people who opted out are left out."""
-    if caller.user.role not in ("reviewer", "admin"):
-        raise HTTPException(403, "Exports are for reviewers and admins.")
     try:
+        policy.check_may_export(caller.user)
         day = export.parse_since(since) if since else None
         file = export.download(runtime.database(), kind=kind, since=day, status=status,
                                system=prompts.load("answer_system"))

@@ -7,7 +7,7 @@ the CLI and (later) the API all consume that one stream.
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import PurePath
 
 import openai
@@ -20,43 +20,15 @@ from app.answerers import Answerer, ExtractiveAnswerer
 from app.condense import Condenser
 from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
+from feedback.results import AnswerResult, ShownSource
 from feedback.verified import Match, VerifiedAnswers
 from retrieval.ranking import Ranker
 
 
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    doc_id: str
-    title: str
-    source: str
-    text: str
-    score: float
-    similarity: float
-    rank: int
-    chunk_id: str
-    cited: bool
-    path: str = ""
-    """The source's path relative to the folder it was ingested from (never the server's own path)."""
-
-
-@dataclass(frozen=True)
-class ChainResult:
-    question: str
-    standalone_question: str
-    answer: str
-    citations: list[Citation]
-    verdict: str
-    reasons: list[str]
-    timings_ms: dict[str, float]
-    answerer: str
-    ranker_version: str
-    notice: str | None = None
-    verified: bool = False
-    """The answer is a reviewer's approved correction to a question close to this one."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+Citation = ShownSource
+"""A source shown with the answer (the feedback writers' ``ShownSource``)."""
+ChainResult = AnswerResult
+"""The chain's one result object, handed as it is to the feedback writers."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +71,13 @@ class Chain:
         """Load the embedding model and the keyword index now rather than on the first question."""
         self.retriever.index.embeddings.encode(["warm up"], threads=1)
         self.retriever.index.keyword()
+        self.retriever.index.sync_sentences()
 
-    def stream(self, question: str, history: list[str] = ()) -> Iterator[Token | Restart | ChainResult]:
-        """``history`` holds the thread's earlier standalone questions, oldest first."""
+    def stream(
+        self, question: str, history: list[str] = (), *, ranker: Ranker | None = None
+    ) -> Iterator[Token | Restart | ChainResult]:
+        """``history`` holds the thread's earlier standalone questions, oldest first; ``ranker``, when
+        given, ranks this question instead of the one that serves (to compare them)."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -115,18 +91,22 @@ class Chain:
         question = clean_question(question, max_chars=self.max_question_chars)
         standalone = self.condense.invoke({"question": question, "history": list(history)})
         lap("condense")
-        if self.ranker is not None:
-            self.retriever.ranker = self.ranker()
-        ranker_version = self.retriever.ranker.version
-        match = self.verified.find(standalone) if self.verified is not None else None
+        # This question's state, passed down and never stored on the chain its threads share: the
+        # ranker that serves it (read once, so the version recorded is the one that ranked) and its
+        # embedding (made once, for the verified lookup, retrieval, the memory and the answerer).
+        if ranker is None:
+            ranker = self.ranker() if self.ranker is not None else self.retriever.ranker
+        vector = self.retriever.index.embeddings.encode_questions([standalone])[0] if standalone.strip() else None
+        match = self.verified.find(standalone, vector=vector) if self.verified is not None else None
         if match is not None:
-            yield from self._serve_verified(question, standalone, match, ranker_version, timings, lap)
+            yield from self._serve_verified(question, standalone, match, ranker.version, timings, lap)
             return
-        sources = self.retriever.invoke(standalone)
+        sources = self.retriever.documents(standalone, ranker=ranker, vector=vector)
         lap("retrieve")
         pieces, answerer, notice = [], self.answerer, None
+        focus = question if standalone != question else None  # a follow-up's own words
         try:
-            for piece in answerer.stream(standalone, sources):
+            for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
         except (openai.APIError, TimeoutError) as error:
@@ -134,12 +114,12 @@ class Chain:
             if pieces:
                 yield Restart(notice)
             pieces, answerer = [], self.fallback
-            for piece in answerer.stream(standalone, sources):
+            for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
         answer = "".join(pieces)
         lap("answer")
-        verdict = self.grounding.check(answer, sources)
+        verdict = self.grounding.check(answer, sources, question=standalone, vector=vector)
         lap("check")
         timings["total"] = round(sum(timings.values()), 2)
         yield ChainResult(
@@ -151,7 +131,7 @@ class Chain:
             reasons=verdict.reasons,
             timings_ms=timings,
             answerer=answerer.name,
-            ranker_version=ranker_version,
+            ranker_version=ranker.version,
             notice=notice,
         )
 
@@ -198,8 +178,8 @@ class Chain:
             for n, chunk in enumerate(firsts, start=1)
         ]
 
-    def run(self, question: str, history: list[str] = ()) -> ChainResult:
-        *_, result = self.stream(question, history)
+    def run(self, question: str, history: list[str] = (), *, ranker: Ranker | None = None) -> ChainResult:
+        *_, result = self.stream(question, history, ranker=ranker)
         return result
 
 

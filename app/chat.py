@@ -8,28 +8,25 @@ and never with a chat message. The [n] in the answer still open the source besid
 
 import asyncio
 import logging
-import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from functools import cache
 from typing import Any
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
 from chainlit.types import ThreadDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from app import answering, components, runtime
+from app import answering, runtime
 from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape, safe_markdown
 from app.rendering import render
 from app.starters import starter_questions
-from feedback import accounts, answer_log, chat_history, opinions
+from feedback import accounts, answer_log, chat_history, opinions, policy, sessions
 from feedback.datalayer import GroundloopDataLayer
-from feedback.db import Database, DatabaseUnavailable
+from feedback.db import Database
 from feedback.models import Answer
 from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
-from retrieval.text import normalize, shorten
+from retrieval.text import shorten
 
 log = logging.getLogger(__name__)
 FAILED = "Something went wrong while answering. Please try again; if it keeps happening, tell an administrator."
@@ -37,19 +34,13 @@ NOT_SAVED = "This answer could not be saved, so it cannot be rated, marked or co
 SOMETHING_WRONG = "Something went wrong; nothing was saved. If it keeps happening, tell an administrator."
 ELEMENT = "AnswerFeedback"  # public/elements/AnswerFeedback.jsx
 THUMB, COMMENT, MARK, OPEN, CORRECT = "thumb", "comment", "source_mark", "source_open", "correction"
-MAX_CORRECTION_CHARS = 10_000
-MAX_COMMENT_CHARS = 5_000
 PREVIEW_CHARS = 160  # of a source's first lines, on its card
 ECHO_CHARS = 200  # of a question too long to answer, shown where it was asked
 
 
-@cache
 def database() -> Database:
-    """The feedback database, opened once per process (the server migrated it when it started)."""
-    try:
-        return components.database(runtime.settings())
-    except SQLAlchemyError as error:
-        raise DatabaseUnavailable("The feedback database cannot be reached right now; nothing was saved.") from error
+    """The process's one feedback database, owned by the root the server installed."""
+    return runtime.database()
 
 
 @cl.data_layer
@@ -65,7 +56,9 @@ async def sign_in(username: str, password: str) -> cl.User | None:
     except GroundloopError as error:
         log.error("sign-in failed: %s", error)  # Chainlit's page only says "Unable to sign in"
         return None
-    return cl.User(identifier=user.identifier, metadata={"role": user.role}) if user else None
+    if user is None:
+        return None
+    return cl.User(identifier=user.identifier, metadata={"role": user.role, sessions.TOKEN_KEY: user.session_version})
 
 
 @cl.set_starters
@@ -277,7 +270,7 @@ def _take_back_thumb(answer_id: str, user_id: str) -> None:
 
 @_feedback_action(COMMENT)
 async def comment(answer: Answer, user_id: str, payload: dict) -> dict:
-    text = _text(payload.get("text"), limit=MAX_COMMENT_CHARS, what="comment")
+    text = policy.clean_comment(_typed(payload.get("text")))
     await asyncio.to_thread(opinions.record_comment, database(), answer_id=answer.id, user_id=user_id, text=text)
     return {}
 
@@ -306,7 +299,7 @@ async def open_source(answer: Answer, user_id: str, payload: dict) -> dict:
 @_feedback_action(CORRECT)
 async def suggest_correction(answer: Answer, user_id: str, payload: dict) -> dict:
     """The corrected text, and the numbers of the sources that support it (maybe none)."""
-    text = _text(payload.get("text"), limit=MAX_CORRECTION_CHARS, what="correction")
+    text = policy.clean_correction(_typed(payload.get("text")))
     ranks = payload.get("ranks") or []
     if not isinstance(ranks, list):
         raise GroundloopError("The sources are given by their numbers.")
@@ -317,15 +310,19 @@ async def suggest_correction(answer: Answer, user_id: str, payload: dict) -> dic
 
 
 async def _own_answer(step_id: Any, user_id: str) -> Answer:
-    """The answer shown as message ``step_id``, if the signed-in person was given it."""
+    """The answer shown as message ``step_id``, if the signed-in person may give feedback on it."""
     if not isinstance(step_id, str) or not step_id:
         raise NotFound("That answer was not saved, so there is nothing to mark or correct.")
-    answer = await asyncio.to_thread(answer_log.answer_for_step, database(), step_id=step_id)
+    return await asyncio.to_thread(feedback_on_step, database(), step_id=step_id, user_id=user_id)
+
+
+def feedback_on_step(db: Database, *, step_id: str, user_id: str) -> Answer:
+    """The answer shown as message ``step_id``, when ``user_id`` may give feedback on it (the rule is
+    ``feedback.policy``'s, as for the API and the data layer)."""
+    answer = answer_log.answer_for_step(db, step_id=step_id)
     if answer is None:
         raise NotFound("That answer was not saved, so there is nothing to mark or correct.")
-    if answer.user_id != user_id:
-        raise NotAllowed("That answer was given to someone else.")
-    return answer
+    return opinions.check_feedback(db, answer_id=answer.id, user_id=user_id)
 
 
 def _rank(rank: Any) -> int:
@@ -334,21 +331,8 @@ def _rank(rank: Any) -> int:
     return rank
 
 
-def _text(text: Any, *, limit: int, what: str) -> str:
-    """A person's own words, checked: not too long, not binary, not empty."""
-    text = text if isinstance(text, str) else ""
-    if len(text) > limit:
-        raise GroundloopError(
-            f"The {what} is too long ({len(text):,} characters; the limit is {limit:,}). Shorten it and save it again."
-        )
-    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
-    if unreadable and unreadable / len(text) > 0.05:
-        raise GroundloopError(f"That does not look like text: it contains binary data. Type the {what} again.")
-    cleaned = normalize(text)
-    if not cleaned:
-        raise GroundloopError(f"The {what} is empty. Type what the answer should say." if what == "correction"
-                              else f"The {what} is empty.")
-    return cleaned
+def _typed(text: Any) -> str:
+    return text if isinstance(text, str) else ""
 
 
 def _signed_in_id() -> str:

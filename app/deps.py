@@ -15,13 +15,10 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import runtime
-from app.limits import LimitExceeded
-from app.questions import QuestionTooLong
+from app.http_errors import http_error
 from feedback import keys
-from feedback.db import DatabaseUnavailable
 from feedback.keys import InvalidKey, KeyHolder
-from feedback.writing import NotAllowed, NotFound
-from retrieval.errors import GroundloopError, IndexUnavailable
+from retrieval.errors import GroundloopError
 
 NO_KEY = "An API key is needed: send Authorization: Bearer <key>."
 _bearer = HTTPBearer(auto_error=False, description="An API key from `groundloop keys create`.")
@@ -65,15 +62,5 @@ def scoped(scope: str) -> type:
 
 
 def refusal(error: GroundloopError) -> HTTPException:
-    """A refusal from below as the HTTP error a client can act on, with its message as the detail."""
-    if isinstance(error, LimitExceeded):
-        return HTTPException(429, str(error), headers={"Retry-After": str(error.retry_after)})
-    if isinstance(error, NotFound):
-        return HTTPException(404, str(error))
-    if isinstance(error, NotAllowed):
-        return HTTPException(403, str(error))
-    if isinstance(error, (DatabaseUnavailable, IndexUnavailable)):
-        return HTTPException(503, str(error))
-    if isinstance(error, QuestionTooLong):
-        return HTTPException(413, str(error))
-    return HTTPException(422, str(error))  # what was sent cannot be used as it is: the message says why
+    """A refusal from below as the HTTP error a client can act on (``app.http_errors``' table)."""
+    return http_error(error)

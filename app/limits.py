@@ -8,12 +8,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs
 
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.settings import Settings
@@ -84,15 +84,20 @@ class SignInLimit:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGN_IN_PATH:
             await self.app(scope, receive, send)
             return
-        body, messages = await _read_body(receive)
-        name = (parse_qs(body.decode("latin-1")).get("username") or [""])[0]
-        address = (scope.get("client") or ("unknown",))[0]
+        _, messages = await _read_body(receive)
+        try:
+            name = await _signing_in_as(scope, list(messages))
+        except BadSignInForm as error:
+            await _refuse(send, error, status=400)
+            return
+        address = (scope.get("client") or ("unknown",))[0]  # a proxy's X-Forwarded-For only if trusted (app.server)
         limits = self.limits()
         try:
             await run_in_threadpool(limits.sign_in_allowed, address=address, name=name)
         except LimitExceeded as error:
             await _refuse(send, error)
             return
+
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
 
@@ -103,6 +108,30 @@ class SignInLimit:
             await send(message)
 
         await self.app(scope, replay, count_refusals)
+
+
+class BadSignInForm(GroundloopError):
+    """The sign-in form cannot be read as one name and one password; refused before any check."""
+
+
+async def _signing_in_as(scope: Scope, messages: list[Message]) -> str:
+    """The name the password will be checked for, read as the sign-in route reads it (urlencoded or
+    multipart alike). A field sent twice is refused: the limit would count one name, the check another."""
+    async def replay() -> Message:
+        return messages.pop(0) if messages else {"type": "http.request", "body": b"", "more_body": False}
+
+    try:
+        form = await Request(scope, replay).form()
+    except Exception as error:  # python-multipart's and Starlette's parse errors have no common base
+        raise BadSignInForm("The sign-in form could not be read.") from error
+    try:
+        fields = [field for field, _ in form.multi_items()]
+        if len(fields) != len(set(fields)):
+            raise BadSignInForm("Each field of the sign-in form may be sent only once.")
+        name = form.get("username")
+        return name if isinstance(name, str) else ""
+    finally:
+        await form.close()
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
@@ -119,10 +148,10 @@ async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
     return b"".join(chunks), messages
 
 
-async def _refuse(send: Send, error: LimitExceeded) -> None:
+async def _refuse(send: Send, error: GroundloopError, status: int = 429) -> None:
     body = json.dumps({"detail": str(error)}).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(error.retry_after).encode()),
-    ]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if isinstance(error, LimitExceeded):
+        headers.append((b"retry-after", str(error.retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

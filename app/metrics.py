@@ -88,6 +88,8 @@ class DatabaseCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("groundloop_process_databases_opened", "Feedback databases this process opened "
+                                "(one: its composition root's).", value=Database.opened)
         up = GaugeMetricFamily("groundloop_database_up", "1 when the feedback database answered this scrape.")
         try:
             families = list(self._families(self.db()))
@@ -109,7 +111,7 @@ class DatabaseCollector(Collector):
         for kind, n in stats.feedback_by_kind(db).items():
             feedback.add_metric([kind], n)
         yield feedback
-        active = ranker_versions.active_model(db)
+        active = ranker_versions.active_ranker(db)
         ranker = GaugeMetricFamily("groundloop_active_ranker_info", "The ranker serving answers (fusion before any "
                                    "was trained).", labels=["version"])
         ranker.add_metric([active.version if active else "fusion"], 1)
@@ -118,10 +120,10 @@ class DatabaseCollector(Collector):
             yield GaugeMetricFamily("groundloop_active_ranker_held_out_ndcg_at_10",
                                     "The active ranker's nDCG@10 on held-out feedback when it was trained.",
                                     value=active.metrics["held_out_ndcg@10"])
-        versions = stats.model_versions_by_status(db)
+        versions = stats.ranker_versions_by_status(db)
         yield CounterMetricFamily("groundloop_retrain_runs", "Retrain runs that produced a candidate ranker.",
                                   value=sum(versions.values()))
-        by_status = GaugeMetricFamily("groundloop_model_versions", "Trained rankers, by status.", labels=["status"])
+        by_status = GaugeMetricFamily("groundloop_ranker_versions", "Trained rankers, by status.", labels=["status"])
         for status, n in versions.items():
             by_status.add_metric([status], n)
         yield by_status

@@ -62,7 +62,7 @@ class ChatRequest(BaseModel):
 
 
 class Details(BaseModel):
-    answer_id: str
+    answer_id: str | None
     verdict: str
     reasons: list[str]
     verified: bool

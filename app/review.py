@@ -32,10 +32,11 @@ from sqlalchemy import func, or_
 from sqlmodel import select
 
 from app import prompts
-from feedback import accounts, export, reviews
+from app.http_errors import http_error
+from feedback import accounts, export, policy, reviews
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
-from feedback.writing import NotAllowed, NotFound
+from feedback.writing import NotAllowed
 from retrieval.errors import GroundloopError
 
 PAGE_SIZE = 20
@@ -119,8 +120,10 @@ def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -
             if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                 raise _sign_in_and_back(request)
             raise HTTPException(401, "Sign in first.")
-        if user.role not in ("reviewer", "admin"):
-            raise HTTPException(403, "Reviewers only.")
+        try:
+            policy.check_may_see_review_pages(user)
+        except NotAllowed as error:
+            raise http_error(error) from None
         return user
 
     return reviewer
@@ -199,7 +202,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
             file = export.download(db(), kind=kind, since=export.parse_since(since) if since else None,
                                    status=status or None, system=prompts.load("answer_system"))
         except GroundloopError as error:
-            raise HTTPException(400, str(error)) from None
+            raise http_error(error, bad_input=400) from None
         return Response(file.content, media_type=file.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
@@ -253,12 +256,8 @@ async def _decided(write: Callable, *args: Any, **kwargs: Any) -> Any:
     """A feedback write off the event loop, its refusals as short HTTP errors."""
     try:
         return await run_in_threadpool(write, *args, **kwargs)
-    except NotFound as error:
-        raise HTTPException(404, str(error)) from None
-    except NotAllowed as error:
-        raise HTTPException(403, str(error)) from None
     except GroundloopError as error:
-        raise HTTPException(400, str(error)) from None
+        raise http_error(error, bad_input=400) from None
 
 
 def _neighbours(items: list[Queued], answer_id: str) -> tuple[str | None, str | None]:

@@ -2,50 +2,50 @@
 
 import asyncio
 import os
-import secrets
 import shutil
-import time
 from contextlib import asynccontextmanager
-from functools import cache
 from pathlib import Path
 
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi_offline import FastAPIOffline
+
+from app import api, dashboard, health, metrics, openai_api, review, runtime, webhooks
+from app.bad_input import StrictJson, short_validation_error
+from app.components import auth_secret
+from app.file_modes import keep_data_private
+from app.limits import SignInLimit
+from app.offline_page import OfflinePage
+from app.runtime import Root
+from app.security import SameOrigin, SecurityHeaders, Sessions
+from app.settings import Settings
+from app.http_errors import status_of
+from retrieval.errors import GroundloopError
+
+__all__ = ["auth_secret", "create_app", "from_environment", "run"]
 ROOT = Path(__file__).resolve().parents[1]
-# Chainlit reads these when first imported: its config lives in the project, and a stray
-# .env in the current folder is not loaded behind the settings' back.
-os.environ["CHAINLIT_APP_ROOT"] = str(ROOT)
-os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
-
-import uvicorn  # noqa: E402
-from chainlit.utils import mount_chainlit  # noqa: E402
-from fastapi import Depends, FastAPI, Request  # noqa: E402
-from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import JSONResponse, RedirectResponse  # noqa: E402
-from fastapi_offline import FastAPIOffline  # noqa: E402
-
-from feedback.datalayer import signed_in  # noqa: E402, I001  (first: it makes chainlit safe to import skops after)
-from app import api, components, dashboard, health, metrics, openai_api, review, runtime, webhooks  # noqa: E402
-from app.limits import SignInLimit  # noqa: E402
-from app.offline_page import OfflinePage  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from feedback.db import DatabaseUnavailable  # noqa: E402
-from feedback.writing import NotAllowed, NotFound  # noqa: E402
-from retrieval.errors import GroundloopError  # noqa: E402
-
 WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def create_app(settings: Settings) -> FastAPI:
+    """The server's composition root is built here, once, and every router, the chat's handlers and
+    the data layer are handed its parts."""
     settings.refuse_unsafe_start()
-    runtime.configure(settings)
-    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)  # Chainlit signs sign-in tokens with it
-    db = cache(lambda: components.database(settings))
+    keep_data_private(settings.data_dir)
+    root = runtime.install(Root(settings))
+    _prepare_chainlit(root)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        await asyncio.to_thread(_migrate, settings)  # a database that cannot be opened stops the start
-        await asyncio.to_thread(lambda: runtime.chain().warm_up())  # the first question need not wait
+        await asyncio.to_thread(lambda: root.database)  # a database that cannot be opened stops the start
+        await asyncio.to_thread(lambda: root.chain.warm_up())  # the first question need not wait
         stop = asyncio.Event()
-        sending = asyncio.create_task(webhooks.run_until(stop, settings, db)) if settings.webhook_urls else None
+        sending = (asyncio.create_task(webhooks.run_until(stop, settings, lambda: root.database))
+                   if settings.webhook_urls else None)
         yield
         stop.set()
         if sending:
@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         _remove_session_files()
 
     app = FastAPIOffline(title="groundloop", lifespan=lifespan)  # /docs and /redoc with their scripts served here
+    app.state.root = root
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -62,44 +63,60 @@ def create_app(settings: Settings) -> FastAPI:
     def home() -> RedirectResponse:
         return RedirectResponse("/chat/")
 
+    def database():
+        return root.database
+
     app.add_middleware(OfflinePage)
-    app.include_router(dashboard.router(db, lambda: auth_secret(settings)))
-    app.include_router(review.router(lambda: components.database(settings), lambda: auth_secret(settings),
-                                     lambda query, k: runtime.chain().retriever.model_copy(update={"k": k}).invoke(query)))
+    app.include_router(dashboard.router(database, root.auth_secret))
+    app.include_router(review.router(database, root.auth_secret,
+                                     _search(root)))
     app.include_router(api.router)
     app.include_router(openai_api.router)
-    app.add_middleware(SignInLimit, limits=runtime.limits)
-    app.include_router(metrics.router(db, settings.metrics_dir))
-    app.include_router(health.router(db, runtime.index, components.embeddings(settings)))
+    app.add_middleware(SignInLimit, limits=lambda: root.limits)
+    app.include_router(metrics.router(database, settings.metrics_dir))
+    app.include_router(health.router(database, lambda: root.index, root.embeddings))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
+    app.add_middleware(StrictJson)
+    app.add_exception_handler(RequestValidationError, short_validation_error)
+    app.add_middleware(SecurityHeaders, production=settings.env == "production")
+    app.add_middleware(Sessions, database=database, secret=root.auth_secret)
+    app.add_middleware(SameOrigin, allowed=settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)  # last added runs first: it sees every request
+    _mount_chat(app)
+    return app
+
+
+def _search(root: Root):
+    """The review page's search box: the served index, ranked by the ranker that serves now."""
+
+    def search(query: str, k: int):
+        return root.chain.retriever.model_copy(update={"k": k}).documents(query, ranker=root.rankers())
+
+    return search
+
+
+def _prepare_chainlit(root: Root) -> None:
+    """Chainlit reads its configuration from the environment, once, when first imported: its config
+    lives in the project, a stray .env in the current folder is not loaded behind the settings' back,
+    and sign-in tokens are signed with the root's secret. Then the data layer's fix to Chainlit's
+    package attributes is applied, before anything (skops) scans the imported modules."""
+    os.environ["CHAINLIT_APP_ROOT"] = str(ROOT)
+    os.environ["CHAINLIT_ENV_FILE"] = ".env.chainlit-unused"
+    os.environ["CHAINLIT_AUTH_SECRET"] = root.auth_secret()
+    from feedback.datalayer import lazy_attributes_as_pep_562
+
+    lazy_attributes_as_pep_562()
+
+
+def _mount_chat(app: FastAPI) -> None:
+    from chainlit.utils import mount_chainlit
+
     mount_chainlit(app=app, target=str(ROOT / "app" / "chat.py"), path="/chat")
     _without_chainlits_path_check()
     _tell_the_data_layer_who_is_signed_in()
     _errors_as_short_messages()
-    return app
-
-
-def auth_secret(settings: Settings) -> str:
-    """The configured secret; else the one in the data folder, made there (readable by its owner
-    only) on the first start. Every worker sharing the folder signs with the same secret."""
-    if settings.auth_secret:
-        return settings.auth_secret.get_secret_value()
-    path = settings.data_dir / "auth_secret"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-            secret = secrets.token_urlsafe(48)
-            file.write(secret)
-            return secret
-    except FileExistsError:
-        for _ in range(50):  # another worker may be writing it just now
-            if secret := path.read_text().strip():
-                return secret
-            time.sleep(0.1)
-        raise GroundloopError(f"{path} is empty: delete it, and a new secret is made on the next start.") from None
 
 
 def _remove_session_files() -> None:
@@ -109,10 +126,6 @@ def _remove_session_files() -> None:
 
     for session in list(ws_sessions_id.values()):
         shutil.rmtree(session.files_dir, ignore_errors=True)
-
-
-def _migrate(settings: Settings) -> None:
-    components.database(settings).dispose()
 
 
 def _without_chainlits_path_check() -> None:
@@ -131,6 +144,8 @@ def _tell_the_data_layer_who_is_signed_in() -> None:
     from chainlit.auth import get_current_user, reuseable_oauth
     from chainlit.server import app as chainlit_app
 
+    from feedback.datalayer import signed_in
+
     async def current_user(token: str | None = Depends(reuseable_oauth)):
         user = await get_current_user(token)
         signed_in.set(user.identifier if user else None)
@@ -145,11 +160,17 @@ def _errors_as_short_messages() -> None:
     from chainlit.server import app as chainlit_app
 
     async def short_message(_: Request, error: GroundloopError) -> JSONResponse:
-        status = (403 if isinstance(error, NotAllowed) else 404 if isinstance(error, NotFound)
-                  else 503 if isinstance(error, DatabaseUnavailable) else 400)
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return JSONResponse({"detail": str(error)}, status_code=status_of(error, bad_input=400))
+
+    async def chainlits_500(request: Request, error: HTTPException):
+        """Chainlit's PUT /feedback wraps a refusal from the data layer in a 500: unwrapped here."""
+        if error.status_code == 500 and isinstance(error.__cause__, GroundloopError):
+            return await short_message(request, error.__cause__)
+        return await http_exception_handler(request, error)
 
     chainlit_app.add_exception_handler(GroundloopError, short_message)
+    chainlit_app.add_exception_handler(HTTPException, chainlits_500)
+    chainlit_app.add_exception_handler(RequestValidationError, short_validation_error)
 
 
 def from_environment() -> FastAPI:
@@ -160,7 +181,7 @@ def from_environment() -> FastAPI:
 
 def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", **_proxies(settings))
         return
     if not settings.chroma_url:
         raise GroundloopError(
@@ -172,4 +193,11 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
     # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **_proxies(settings))
+
+
+def _proxies(settings: Settings) -> dict:
+    """X-Forwarded-For and -Proto are believed only from the proxies named in the settings; by
+    default from no one (uvicorn's own default believes any loopback client)."""
+    return {"proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "127.0.0.1"}

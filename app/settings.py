@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from feedback.webhooks import FEEDBACK_ACTIONS
+from feedback.names import ACCOUNT_SHARE, FEEDBACK_ACTIONS
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         description="production refuses to start with a default secret, CORS *, or a public bind without --public.",
     )
     cors_origins: Urls = Field(default=[], description="Origins other sites' pages may call us from; none when empty.")
+    trusted_proxies: Urls = Field(
+        default=[], description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed (comma-separated, '*' for any); none when empty, so a client cannot choose its own address.",
+    )
     data_dir: Path = Path("data")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the feedback database; SQLite in data_dir when unset."
@@ -69,6 +73,9 @@ class Settings(BaseSettings):
     support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
+    min_question_similarity: float = Field(
+        default=0.3, description="An answer whose closest sentence is less similar to the question does not address it."
+    )
     verified_similarity: float = Field(
         default=0.9, description="A question this similar to a reviewer-verified one gets the verified answer."
     )
@@ -91,6 +98,11 @@ class Settings(BaseSettings):
 
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
+    learning_account_share: float = Field(
+        default=ACCOUNT_SHARE, gt=0.0, le=1.0,
+        description="The most one account's feedback may weigh in what a retrain learns and in the held-out "
+        "judgement (never less than an equal share among the accounts that gave feedback).",
+    )
 
     webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")
     webhook_secret: SecretStr | None = Field(
@@ -111,7 +123,7 @@ class Settings(BaseSettings):
         "so it must be set for them before they start).",
     )
 
-    @field_validator("cors_origins", "webhook_urls", "webhook_events", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "webhook_urls", "webhook_events", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -155,6 +167,10 @@ class Settings(BaseSettings):
     @cached_property
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
+
+    @cached_property
+    def sentences_dir(self) -> Path:
+        return self.data_dir / "sentences"
 
     @cached_property
     def feedback_url(self) -> str:

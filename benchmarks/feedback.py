@@ -114,7 +114,7 @@ def run(db: Database, sessions: list[Session], writes: int, *, do: Callable = wr
 def _answer(db: Database, user_id: str, question: str):
     return answer_log.record_answer(
         db, question=question, standalone_question=question, answer="An answer [1].", answerer="bench",
-        verdict="grounded", reasons=[], timings_ms={"total": 1.0}, user_id=user_id,
+        verdict="ok", reasons=[], timings_ms={"total": 1.0}, user_id=user_id,
         citations=[
             {"n": n, "doc_id": f"doc-{n}", "chunk_id": f"doc-{n}#0", "title": f"Doc {n}", "source": f"doc-{n}.md",
              "score": 1.0 / n, "similarity": 0.5, "cited": n == 1}

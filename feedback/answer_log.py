@@ -6,7 +6,21 @@ from sqlmodel import select
 
 from feedback.db import Database
 from feedback.models import Answer, Citation
+from feedback.results import AnswerResult, ShownSource
 from feedback.writing import _log
+
+
+def record_result(
+    db: Database, result: AnswerResult, *, user_id: str | None = None, thread_id: str | None = None,
+    step_id: str | None = None,
+) -> Answer:
+    """The answer exactly as shown, with its sources."""
+    return _record(
+        db, question=result.question, standalone_question=result.standalone_question, answer=result.answer,
+        answerer=result.answerer, verdict=result.verdict, reasons=result.reasons, timings_ms=result.timings_ms,
+        ranker_version=result.ranker_version, sources=result.citations, user_id=user_id, thread_id=thread_id,
+        step_id=step_id,
+    )
 
 
 def record_answer(
@@ -25,19 +39,27 @@ def record_answer(
     thread_id: str | None = None,
     step_id: str | None = None,
 ) -> Answer:
-    """An answer and exactly the sources shown with it (``citations``: n, doc_id, chunk_id, title, …)."""
+    """An answer and exactly the sources shown with it (``citations``: n, doc_id, chunk_id, title, …),
+    given field by field (fixtures and imports); the chain's results go through ``record_result``."""
+    fields = ShownSource.__dataclass_fields__
+    sources = [ShownSource(**{name: c.get(name, "") for name in fields}) for c in citations]
+    return _record(
+        db, question=question, standalone_question=standalone_question, answer=answer, answerer=answerer,
+        verdict=verdict, reasons=reasons, timings_ms=timings_ms, ranker_version=ranker_version, sources=sources,
+        user_id=user_id, thread_id=thread_id, step_id=step_id,
+    )
+
+
+def _record(db: Database, *, sources: Iterable[ShownSource], **answer) -> Answer:
+    user_id, verdict = answer["user_id"], answer["verdict"]
     with db.write() as session:
-        row = Answer(
-            question=question, standalone_question=standalone_question, answer=answer, answerer=answerer,
-            verdict=verdict, reasons=reasons, timings_ms=timings_ms, ranker_version=ranker_version,
-            user_id=user_id, thread_id=thread_id, step_id=step_id,
-        )
+        row = Answer(**answer)
         session.add(row)
         session.flush()
-        for c in citations:
+        for c in sources:
             session.add(Citation(
-                answer_id=row.id, rank=c["n"], doc_id=c["doc_id"], chunk_id=c["chunk_id"], title=c["title"],
-                source=c["source"], score=c["score"], similarity=c["similarity"], cited=c["cited"],
+                answer_id=row.id, rank=c.n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title,
+                source=c.source, score=c.score, similarity=c.similarity, cited=c.cited,
             ))
         _log(session, actor_id=user_id, action="answered", subject=row, verdict=verdict)
         return row

@@ -47,14 +47,17 @@ ECHO_CHARS = 80
 """How much of a question is kept where it is only named: the thread's name (Chainlit names a thread
 by its first message, however long) and the run step that answered it (the question's own step keeps
 it whole)."""
-_NOT_KEPT = {"is_shared", "shared_at"}  # groundloop does not share threads: no public link can be made
+_NOT_KEPT = {"is_shared", "shared_at", "history"}
+"""groundloop does not share threads: no public link can be made. And the chat's history of questions
+(its user session, which Chainlit stores as thread metadata and sends to the page) is not kept: it is
+read afresh from the stored answers on resume, and never reaches the browser."""
 
 
-def _lazy_attributes_as_pep_562() -> None:
+def lazy_attributes_as_pep_562() -> None:
     """Chainlit 2.12's lazy package attributes raise KeyError for an unknown name, where PEP 562 says
     AttributeError; so any import that scans ``sys.modules`` with ``getattr(m, name, None)`` after
-    chainlit was imported fails (skops does, when a learned ranker is loaded). Fixed once, here,
-    because every process that runs the chat loads this module."""
+    chainlit was imported fails (skops does, when a learned ranker is loaded). The server's
+    composition root calls this once when it sets Chainlit up; importing this module changes nothing."""
     lazy = chainlit.__getattr__
     if getattr(lazy, "pep_562", False):
         return
@@ -67,9 +70,6 @@ def _lazy_attributes_as_pep_562() -> None:
 
     __getattr__.pep_562 = True
     chainlit.__getattr__ = __getattr__
-
-
-_lazy_attributes_as_pep_562()
 
 
 class GroundloopDataLayer(BaseDataLayer):
@@ -119,15 +119,14 @@ class GroundloopDataLayer(BaseDataLayer):
             answer = _answer_for(session, for_id)
             if answer is None:
                 raise NotFound("Only answers can be rated.")
-            _check_owner(session, answer, actor)
-            return answer
+            return opinions.feedback_target(session, answer, actor.id)
 
     def _check_thumb_owner(self, feedback_id: str, actor: User) -> None:
         with self.db.read() as session:
             thumb = session.get(Feedback, feedback_id)
             if thumb is None or thumb.kind != "thumb":
                 raise NotFound("No such rating.")
-            _check_owner(session, session.get(Answer, thumb.answer_id), actor)
+            opinions.feedback_target(session, session.get(Answer, thumb.answer_id), actor.id)
 
     def _last_comment(self, answer_id: str, user_id: str) -> str | None:
         with self.db.read() as session:
@@ -349,16 +348,6 @@ def _answer_for(session: Session, for_id: str) -> Answer | None:
     return session.exec(
         select(Answer).where(Answer.step_id.in_(children)).order_by(Answer.created_at.desc())
     ).first()
-
-
-def _check_owner(session: Session, answer: Answer | None, actor: User) -> None:
-    """Only the person whose conversation holds the answer may rate it."""
-    if answer is None:
-        raise NotFound("No such answer.")
-    thread = session.get(Thread, answer.thread_id) if answer.thread_id else None
-    owner = thread.user_id if thread else answer.user_id
-    if owner != actor.id:
-        raise NotAllowed("That answer is in someone else's conversation.")
 
 
 def _thumbs_by_step(session: Session, thread: Thread, steps: list[Step]) -> dict[str, dict]:

@@ -13,6 +13,10 @@ from sqlmodel import Session, create_engine
 from retrieval.errors import GroundloopError
 
 
+BUSY_SECONDS = 30
+"""How long a write waits for another writer's lock on SQLite, unless told otherwise."""
+
+
 class DatabaseUnavailable(GroundloopError):
     """The database cannot be reached; nothing was written."""
 
@@ -22,8 +26,13 @@ class Database:
     so concurrent writers queue on the busy timeout instead of failing with "database is locked".
     """
 
+    opened = 0
+    """How many were made in this process: a server makes one (its ``/metrics`` says so)."""
+
     def __init__(self, url: str) -> None:
+        Database.opened += 1
         self.url = url
+        self.wait: float | None = None
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, begin="BEGIN")
@@ -39,11 +48,22 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with _unavailable_as_error(), Session(self.writer, expire_on_commit=False) as session:
+    def write(self, *, wait: float | None = None) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises. ``wait``: on
+        SQLite, the seconds to wait for a lock another process holds (else BUSY_SECONDS), for a
+        write that someone is waiting on and that may rather fail fast."""
+        wait = wait if wait is not None else self.wait
+        writer = self.writer.execution_options(busy_ms=int(wait * 1000)) if wait and self.is_sqlite else self.writer
+        with _unavailable_as_error(), Session(writer, expire_on_commit=False) as session:
             yield session
             session.commit()
+
+    def impatient(self, wait: float) -> "Database":
+        """The same database (same engines and pools) whose writes wait at most ``wait`` seconds
+        for another process's lock: for a write that a person is waiting on."""
+        copy = object.__new__(Database)
+        copy.__dict__.update(self.__dict__, wait=wait)
+        return copy
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -67,12 +87,14 @@ def _sqlite_engine(url: str, *, begin: str, **pool: Any) -> Engine:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
+        busy_ms = connection.get_execution_options().get("busy_ms", BUSY_SECONDS * 1000)
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
         connection.exec_driver_sql(begin)
 
     return engine

@@ -8,6 +8,7 @@ hashes or keys, so they cannot leave.
 """
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -21,11 +22,10 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import or_
 from sqlmodel import select
 
+from feedback import counting, names
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
@@ -40,6 +40,7 @@ _DOWNLOADS = {  # per format: the download's file name and media type
     "qrels": ("groundloop-qrels.zip", "application/zip"),
 }
 FORMATS = tuple(_DOWNLOADS)
+assert FORMATS == names.FORMATS, "feedback.names.FORMATS names every download"
 STATUSES = ("approved", "all")
 SPLIT = "test"
 JUDGEMENTS = "judgements.jsonl"
@@ -54,11 +55,24 @@ class Item:
     citations: list[Citation]
     feedback: list[tuple[Feedback, str]]
     reviews: list[tuple[Review, str]]
+    newest: Review | None = None
+    """The newest review, whoever gave it (``counting.newest_reviews``): it alone decides."""
+
+    @property
+    def _deciding(self) -> Review | None:
+        """The newest review, which alone decides, when it may be exported (its reviewer did not opt
+        out); an older review never stands in for a hidden newer one."""
+        shown = self.reviews[-1][0] if self.reviews else None
+        return shown if self.newest is not None and shown is not None and shown.id == self.newest.id else None
 
     @property
     def decision(self) -> str | None:
         """The newest review's decision: a later review overrules an earlier one."""
-        return self.reviews[-1][0].decision if self.reviews else None
+        return self._deciding.decision if self._deciding is not None else None
+
+    @property
+    def _approving(self) -> Review | None:
+        return self._deciding if counting.is_approved(self._deciding) else None
 
     @property
     def corrected(self) -> str | None:
@@ -68,8 +82,8 @@ class Item:
         """
         if self.decision == "rejected":
             return None
-        if self.decision == "approved" and (self.reviews[-1][0].text or "").strip():
-            return self.reviews[-1][0].text.strip()
+        if self._approving is not None and (self._approving.text or "").strip():
+            return self._approving.text.strip()
         corrections = [f.text.strip() for f, _ in self.feedback if f.kind == "correction" and (f.text or "").strip()]
         return corrections[-1] if corrections else None
 
@@ -125,7 +139,9 @@ def gather(db: Database, *, since: date | None = None, approved_only: bool = Fal
             select(Review).where(Review.answer_id.in_(wanted), Review.reviewer_id.not_in(opted_out))
             .order_by(Review.created_at, Review.id)
         ).all()
-    items = {a.id: Item(a, names.get(a.user_id) if a.user_id else None, [], [], []) for a in answers}
+        newest = counting.newest_reviews(session, session.exec(wanted).all())
+    items = {a.id: Item(a, names.get(a.user_id) if a.user_id else None, [], [], [], newest.get(a.id))
+             for a in answers}
     for citation in citations:
         items[citation.answer_id].citations.append(citation)
     for row in feedback:
@@ -137,27 +153,45 @@ def gather(db: Database, *, since: date | None = None, approved_only: bool = Fal
 
 # One row per answer: JSON Lines, CSV and Parquet share this schema.
 
-_SOURCE = pa.struct([
-    ("rank", pa.int64()), ("doc_id", pa.string()), ("chunk_id", pa.string()), ("title", pa.string()),
-    ("source", pa.string()), ("score", pa.float64()), ("similarity", pa.float64()), ("cited", pa.bool_()),
-])
-_FEEDBACK = pa.struct([
-    ("kind", pa.string()), ("value", pa.int64()), ("text", pa.string()), ("rank", pa.int64()),
-    ("doc_ids", pa.list_(pa.string())), ("user", pa.string()), ("created_at", pa.string()),
-    ("updated_at", pa.string()),
-])
-_REVIEW = pa.struct([
-    ("decision", pa.string()), ("text", pa.string()), ("doc_ids", pa.list_(pa.string())),
-    ("reviewer", pa.string()), ("created_at", pa.string()),
-])
-ROW_SCHEMA = pa.schema([
-    ("answer_id", pa.string()), ("user", pa.string()), ("created_at", pa.string()),
-    ("question", pa.string()), ("standalone_question", pa.string()), ("answer", pa.string()),
-    ("answerer", pa.string()), ("ranker_version", pa.string()), ("verdict", pa.string()),
-    ("reasons", pa.list_(pa.string())), ("sources", pa.list_(_SOURCE)), ("feedback", pa.list_(_FEEDBACK)),
-    ("reviews", pa.list_(_REVIEW)), ("decision", pa.string()), ("corrected_answer", pa.string()),
-    ("thumbs_up", pa.int64()), ("thumbs_down", pa.int64()),
-])
+COLUMNS = ("answer_id", "user", "created_at", "question", "standalone_question", "answer", "answerer",
+           "ranker_version", "verdict", "reasons", "sources", "feedback", "reviews", "decision",
+           "corrected_answer", "thumbs_up", "thumbs_down")
+
+
+@functools.cache
+def _row_schema():
+    """The Parquet schema (pyarrow is imported only by the exports that write Parquet)."""
+    import pyarrow as pa
+
+    source = pa.struct([
+        ("rank", pa.int64()), ("doc_id", pa.string()), ("chunk_id", pa.string()), ("title", pa.string()),
+        ("source", pa.string()), ("score", pa.float64()), ("similarity", pa.float64()), ("cited", pa.bool_()),
+    ])
+    feedback = pa.struct([
+        ("kind", pa.string()), ("value", pa.int64()), ("text", pa.string()), ("rank", pa.int64()),
+        ("doc_ids", pa.list_(pa.string())), ("user", pa.string()), ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+    ])
+    review = pa.struct([
+        ("decision", pa.string()), ("text", pa.string()), ("doc_ids", pa.list_(pa.string())),
+        ("reviewer", pa.string()), ("created_at", pa.string()),
+    ])
+    schema = pa.schema([
+        ("answer_id", pa.string()), ("user", pa.string()), ("created_at", pa.string()),
+        ("question", pa.string()), ("standalone_question", pa.string()), ("answer", pa.string()),
+        ("answerer", pa.string()), ("ranker_version", pa.string()), ("verdict", pa.string()),
+        ("reasons", pa.list_(pa.string())), ("sources", pa.list_(source)), ("feedback", pa.list_(feedback)),
+        ("reviews", pa.list_(review)), ("decision", pa.string()), ("corrected_answer", pa.string()),
+        ("thumbs_up", pa.int64()), ("thumbs_down", pa.int64()),
+    ])
+    assert tuple(schema.names) == COLUMNS
+    return schema
+
+
+def __getattr__(name: str):
+    if name == "ROW_SCHEMA":
+        return _row_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def answer_rows(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[dict]:
@@ -206,7 +240,7 @@ def write_jsonl(rows: Iterable[dict], out: IO[str]) -> int:
 
 def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
     """The row schema's columns; lists and objects as JSON text, missing values empty."""
-    writer = csv.DictWriter(out, fieldnames=ROW_SCHEMA.names)
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     count = 0
     for row in rows:
@@ -216,7 +250,10 @@ def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
 
 
 def write_parquet(rows: list[dict], out: str | Path | IO[bytes]) -> int:
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), out)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=_row_schema()), out)
     return len(rows)
 
 
@@ -285,29 +322,26 @@ def qrels(db: Database, *, since: date | None = None, approved_only: bool = Fals
     whatever the marks. Questions without a relevant document are left out: they cannot be measured.
     """
     texts: dict[str, str] = {}
-    marks: dict[tuple[str, str, str], dict] = {}
+    given: list[tuple[str, str, str, datetime, dict]] = []
     attached: dict[tuple[str, str], list[dict]] = {}
     for item in gather(db, since=since, approved_only=approved_only):
         qid = query_id(item.answer.standalone_question)
         texts.setdefault(qid, item.answer.standalone_question)
-        for mark, name in item.feedback:
-            if mark.kind != "source_mark":
-                continue
-            for doc_id in mark.doc_ids:
-                previous = marks.get((qid, doc_id, mark.user_id))
-                if previous is None or mark.updated_at >= previous["at"]:
-                    marks[(qid, doc_id, mark.user_id)] = {
-                        "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
-                        "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
-                    }
-        if item.decision == "approved":
+        given += [
+            (qid, doc_id, mark.user_id, mark.updated_at, {
+                "at": mark.updated_at, "score": 1 if mark.value else 0, "kind": "source_mark",
+                "answer_id": item.answer.id, "user": name, "created_at": _iso(mark.updated_at),
+            })
+            for mark, name in item.feedback if mark.kind == "source_mark" for doc_id in mark.doc_ids
+        ]
+        if item._approving is not None:
             review, reviewer = item.reviews[-1]
             for doc_id in dict.fromkeys(review.doc_ids):
                 attached.setdefault((qid, doc_id), []).append({
                     "score": 1, "kind": "review", "answer_id": item.answer.id, "user": reviewer,
                     "created_at": _iso(review.created_at),
                 })
-    return _tally(texts, marks, attached)
+    return _tally(texts, counting.current_marks(given), attached)
 
 
 def _tally(texts: dict[str, str], marks: dict[tuple[str, str, str], dict],

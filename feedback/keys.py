@@ -23,7 +23,7 @@ from feedback.models import ApiKey, User, now
 from feedback.writing import NotFound, _log
 from retrieval.errors import GroundloopError
 
-SCOPES = ("ask", "feedback", "export")
+from feedback.names import SCOPES  # noqa: F401  (re-exported)
 MARK = "gl"
 TOUCH_EVERY = timedelta(minutes=1)
 """``last_used_at`` is kept to the minute: a write per request would double the API's writes."""

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
-ROLES = ("user", "reviewer", "admin")
+from feedback.names import ROLES  # noqa: F401  (re-exported)
 
 
 def now() -> datetime:
@@ -49,6 +49,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=300)
     export_opt_out: bool = False
     created_at: datetime = _when()
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Sign-in tokens carry the version they were issued under; a bump ends all of them (feedback.sessions)."""
 
 
 class Thread(SQLModel, table=True):
@@ -192,10 +194,10 @@ class Review(SQLModel, table=True):
     created_at: datetime = _when(index=True)
 
 
-class ModelVersion(SQLModel, table=True):
+class RankerVersion(SQLModel, table=True):
     """A ranker learned from feedback: its files, how it measured, and whether it serves."""
 
-    __tablename__ = "model_versions"
+    __tablename__ = "ranker_versions"
     id: int | None = Field(default=None, primary_key=True)
     version: str = Field(unique=True, max_length=50)
     path: str
@@ -205,6 +207,18 @@ class ModelVersion(SQLModel, table=True):
     counts: dict = _json(dict)
     created_at: datetime = _when()
     activated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+ModelVersion = RankerVersion
+"""The older name (a ranker was once called a model here)."""
+
+
+class Stamp(SQLModel, table=True):
+    """How often a kind of state (``rankers``, ``reviews``) changed: bumped by the writer that changes it."""
+
+    __tablename__ = "stamps"
+    name: str = Field(primary_key=True, max_length=50)
+    value: int
 
 
 class ApiKey(SQLModel, table=True):

@@ -4,14 +4,15 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, select
 
+from feedback import policy
 from feedback.db import Database
-from feedback.models import Answer, Citation, Feedback, now
+from feedback.models import Answer, Citation, Feedback, Thread, now
 from feedback.writing import NotAllowed, NotFound, _log, _mark
-from retrieval.errors import GroundloopError
 
 
 def record_thumb(db: Database, *, answer_id: str, user_id: str, up: bool, comment: str | None = None) -> Feedback:
     """The person's one current thumb on the answer: a new one replaces the old. A comment rides along."""
+    comment = policy.clean_comment(comment) if comment and comment.strip() else None
     with db.write() as session:
         _answer(session, answer_id, user_id)
         thumb = session.exec(
@@ -21,8 +22,8 @@ def record_thumb(db: Database, *, answer_id: str, user_id: str, up: bool, commen
         session.add(thumb)
         session.flush()
         _log(session, actor_id=user_id, action="thumb", subject=thumb, answer_id=answer_id, value=thumb.value)
-        if comment and comment.strip():
-            _comment(session, answer_id=answer_id, user_id=user_id, text=comment.strip())
+        if comment:
+            _comment(session, answer_id=answer_id, user_id=user_id, text=comment)
         return thumb
 
 
@@ -38,11 +39,10 @@ def delete_thumb(db: Database, *, feedback_id: str, user_id: str) -> None:
 
 
 def record_comment(db: Database, *, answer_id: str, user_id: str, text: str) -> Feedback:
-    if not text.strip():
-        raise GroundloopError("The comment is empty.")
+    text = policy.clean_comment(text)
     with db.write() as session:
         _answer(session, answer_id, user_id)
-        return _comment(session, answer_id=answer_id, user_id=user_id, text=text.strip())
+        return _comment(session, answer_id=answer_id, user_id=user_id, text=text)
 
 
 def record_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int, relevant: bool) -> Feedback:
@@ -56,7 +56,9 @@ def clear_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int) 
     """Take back the person's mark on the source shown as [rank]; nothing to take back is no error."""
     with db.write() as session:
         _answer(session, answer_id, user_id)
-        citation = _citation(session, answer_id, rank)
+        citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
+        if citation is None:
+            raise NotFound(f"The answer has no source [{rank}].")
         mark = session.exec(select(Feedback).where(
             Feedback.answer_id == answer_id, Feedback.user_id == user_id,
             Feedback.kind == "source_mark", Feedback.citation_id == citation.id,
@@ -65,24 +67,6 @@ def clear_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int) 
             _log(session, actor_id=user_id, action="source_mark_cleared", subject=mark, answer_id=answer_id,
                  doc_id=citation.doc_id)
             session.delete(mark)
-
-
-def record_source_open(db: Database, *, answer_id: str, user_id: str, rank: int) -> Feedback:
-    """That the person opened the source shown as [rank] to read it whole: one row per person, answer
-    and source (opening it again updates ``updated_at``), logged like a source mark."""
-    with db.write() as session:
-        _answer(session, answer_id, user_id)
-        citation = _citation(session, answer_id, rank)
-        row = session.exec(select(Feedback).where(
-            Feedback.answer_id == answer_id, Feedback.user_id == user_id,
-            Feedback.kind == "source_open", Feedback.citation_id == citation.id,
-        )).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="source_open", citation_id=citation.id)
-        row.value, row.doc_ids, row.updated_at = 1, [citation.doc_id], now()
-        session.add(row)
-        session.flush()
-        _log(session, actor_id=user_id, action="source_open", subject=row, answer_id=answer_id,
-             doc_id=citation.doc_id)
-        return row
 
 
 def my_feedback(db: Database, *, answer_ids: Iterable[str], user_id: str) -> dict[str, dict]:
@@ -106,10 +90,34 @@ def my_feedback(db: Database, *, answer_ids: Iterable[str], user_id: str) -> dic
     return said
 
 
+def record_source_open(db: Database, *, answer_id: str, user_id: str, rank: int) -> Feedback:
+    """The person opened the source shown as [rank]: a weak, position-aware hint (see ``feedback.training``).
+
+    One row per person, answer and source; opening it again only moves ``updated_at``.
+    """
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
+        if citation is None:
+            raise NotFound(f"The answer has no source [{rank}].")
+        row = session.exec(
+            select(Feedback).where(Feedback.answer_id == answer_id, Feedback.user_id == user_id,
+                                   Feedback.kind == "source_open", Feedback.citation_id == citation.id)
+        ).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="source_open", citation_id=citation.id,
+                              value=1, doc_ids=[citation.doc_id])
+        row.updated_at = now()
+        session.add(row)
+        session.flush()
+        _log(session, actor_id=user_id, action="source_open", subject=row, answer_id=answer_id,
+             doc_id=citation.doc_id, rank=rank)
+        return row
+
+
 def record_correction(
     db: Database, *, answer_id: str, user_id: str, text: str, ranks: Iterable[int] = ()
 ) -> Feedback:
     """A person's corrected answer, naming the right sources by their numbers when they know them."""
+    text = policy.clean_correction(text)
     with db.write() as session:
         _answer(session, answer_id, user_id)
         ranks = sorted(set(ranks))
@@ -117,7 +125,7 @@ def record_correction(
         missing = [r for r in ranks if r not in cited]
         if missing:
             raise NotFound(f"The answer has no source {', '.join(f'[{r}]' for r in missing)}.")
-        row = Feedback(answer_id=answer_id, user_id=user_id, kind="correction", text=text.strip(),
+        row = Feedback(answer_id=answer_id, user_id=user_id, kind="correction", text=text,
                        doc_ids=[cited[r] for r in ranks])
         session.add(row)
         session.flush()
@@ -138,21 +146,23 @@ def _comment(session: Session, *, answer_id: str, user_id: str, text: str) -> Fe
     return row
 
 
-def _citation(session: Session, answer_id: str, rank: int) -> Citation:
-    citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
-    if citation is None:
-        raise NotFound(f"The answer has no source [{rank}].")
-    return citation
+def feedback_target(session: Session, answer: Answer | None, user_id: str | None) -> Answer:
+    """``answer``, when ``user_id`` may give feedback on it (``policy.check_may_give_feedback``)."""
+    thread = session.get(Thread, answer.thread_id) if answer is not None and answer.thread_id else None
+    policy.check_may_give_feedback(answer, user_id, thread)
+    return answer
+
+
+def check_feedback(db: Database, *, answer_id: str, user_id: str | None) -> Answer:
+    """The answer, when ``user_id`` may give feedback on it; what every entry point asks before it
+    offers or takes feedback, and what each writer asks again inside its transaction."""
+    with db.read() as session:
+        return feedback_target(session, session.get(Answer, answer_id), user_id)
 
 
 def _answer(session: Session, answer_id: str, user_id: str) -> Answer:
-    """The answer, when ``user_id`` may give feedback on it: it was given to them, or to nobody signed in.
+    """The answer, when ``user_id`` may give feedback on it.
 
     Locked for the transaction (on PostgreSQL), so one person's two quick clicks cannot both add a first thumb.
     """
-    answer = session.get(Answer, answer_id, with_for_update={"key_share": True})
-    if answer is None:
-        raise NotFound("No such answer.")
-    if answer.user_id is not None and answer.user_id != user_id:
-        raise NotAllowed("That answer was given to someone else.")
-    return answer
+    return feedback_target(session, session.get(Answer, answer_id, with_for_update={"key_share": True}), user_id)

@@ -2,9 +2,10 @@
 
 from sqlmodel import Session
 
+from feedback import policy, stamps
 from feedback.db import Database
 from feedback.models import Answer, Feedback, Review, User
-from feedback.writing import NotAllowed, NotFound, _log, _mark
+from feedback.writing import NotFound, _log, _mark
 from retrieval.errors import GroundloopError
 
 
@@ -18,6 +19,7 @@ def record_review(
         _reviewable(session, answer_id, reviewer_id)
         review = Review(answer_id=answer_id, reviewer_id=reviewer_id, decision=decision, text=text, doc_ids=doc_ids)
         session.add(review)
+        stamps.bump(session, stamps.REVIEWS)
         session.flush()
         _log(session, actor_id=reviewer_id, action="review", subject=review, answer_id=answer_id, decision=decision)
         return review
@@ -39,7 +41,5 @@ def _reviewable(session: Session, answer_id: str, reviewer_id: str) -> Answer:
     answer = session.get(Answer, answer_id, with_for_update={"key_share": True})
     if answer is None:
         raise NotFound("No such answer.")
-    reviewer = session.get(User, reviewer_id)
-    if reviewer is None or reviewer.role not in ("reviewer", "admin"):
-        raise NotAllowed("Only reviewers and admins review answers.")
+    policy.check_may_review(session.get(User, reviewer_id))
     return answer

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import func
 from sqlmodel import select
 
+from feedback import counting, stamps
 from feedback.db import Database, DatabaseUnavailable
-from feedback.models import Answer, Review
+from feedback.models import Answer
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +41,27 @@ class Match:
 def verified_answers(db: Database) -> list[Verified]:
     """Every answer whose newest review approved it with a text, oldest review first."""
     with db.read() as session:
-        rows = session.exec(
-            select(Review, Answer).join(Answer, Review.answer_id == Answer.id).order_by(Review.created_at, Review.id)
-        ).all()
-    newest: dict[str, tuple[Review, Answer]] = {}
-    for review, answer in rows:
-        newest[answer.id] = (review, answer)  # later rows replace earlier ones
+        approved = counting.approved_reviews(session)
+        answers = {a.id: a for a in session.exec(select(Answer).where(Answer.id.in_(list(approved))))}
+    ordered = sorted(approved.values(), key=lambda review: (review.created_at, review.id))
     return [
-        Verified(answer.standalone_question, review.text.strip(), list(review.doc_ids), answer.id, review.id)
-        for review, answer in newest.values()
-        if review.decision == "approved" and review.text and review.text.strip()
+        Verified(answers[r.answer_id].standalone_question, r.text.strip(), list(r.doc_ids), r.answer_id, r.id)
+        for r in ordered
+        if r.text and r.text.strip()
     ]
 
 
-def _review_state(db: Database) -> tuple:
-    """Changes whenever a review is added or removed: enough to know the verified set may have."""
-    with db.read() as session:
-        return tuple(session.exec(select(func.count(Review.id), func.max(Review.created_at))).one())
+def _review_state(db: Database) -> int:
+    """Moves whenever a review is added (``stamps``): one primary-key read, so each question costs
+    no more while nothing changed."""
+    return stamps.read(db, stamps.REVIEWS)
 
 
 class VerifiedAnswers:
     """Finds the verified answer to a question, if one is close enough (cosine ≥ ``threshold``).
 
-    The questions are embedded once, and again only when the reviews have changed.
+    The verified answers are read and their questions embedded once, and again only when the reviews
+    have changed (their stamp moved).
     """
 
     def __init__(self, db: Database, embeddings: Encoder, *, threshold: float) -> None:
@@ -88,13 +86,16 @@ class VerifiedAnswers:
         vectors = self.embeddings.encode_questions([v.question for v in items])
         self._items, self._vectors, self._state = items, vectors, state
 
-    def find(self, question: str) -> Match | None:
+    def find(self, question: str, *, vector: np.ndarray | None = None) -> Match | None:
+        """``vector``: the question's embedding (``encode_questions``), when the caller has made it."""
         with self._lock:
             self._refresh()
             items, vectors = self._items, self._vectors
         if not items:
             return None
-        similarities = vectors @ self.embeddings.encode_questions([question])[0]
+        if vector is None:
+            vector = self.embeddings.encode_questions([question])[0]
+        similarities = vectors @ vector
         best = int(np.argmax(similarities))
         if float(similarities[best]) < self.threshold:
             return None

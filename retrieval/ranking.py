@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
-from retrieval.memory import SAME_QUESTION, FeedbackMemory
+from retrieval.memory import GUARDED, SAME_QUESTION, FeedbackMemory
 
 
 @runtime_checkable
@@ -26,16 +26,37 @@ class Ranker(Protocol):
         """One score per candidate row of ``matrix``; higher is better."""
 
 
-def scored(ranker: Ranker, candidates: Candidates, matrix: np.ndarray) -> tuple[Candidates, np.ndarray]:
+def boosts_of(ranker: Ranker, vector: np.ndarray, terms: list[str]) -> dict[str, float] | None:
+    """What the ranker adds per document for this question, worked out once per question (None for
+    a ranker that adds nothing of the kind)."""
+    boosts = getattr(ranker, "boosts", None)
+    return boosts(vector, terms) if boosts is not None else None
+
+
+def wanted_by(ranker: Ranker, vector: np.ndarray, terms: list[str], boosts: dict[str, float] | None) -> set[str]:
+    """The documents that must be candidates: those with a positive boost."""
+    if boosts is None:
+        return ranker.expand(vector, terms)
+    return {doc_id for doc_id, boost in boosts.items() if boost > 0}
+
+
+def scored(
+    ranker: Ranker, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None
+) -> tuple[Candidates, np.ndarray]:
     """The searched candidates and those the ranker asked for, with the ranker's scores.
 
     Serving and training both rank through here: candidates gathered for more documents than
-    this ranker wants are ranked exactly as if gathered for those alone.
+    this ranker wants are ranked exactly as if gathered for those alone. ``boosts``, from
+    ``boosts_of`` when the caller already worked them out for the question, are not worked out again.
     """
-    wanted = ranker.expand(candidates.vector, candidates.terms)
+    if boosts is None:
+        boosts = boosts_of(ranker, candidates.vector, candidates.terms)
+    wanted = wanted_by(ranker, candidates.vector, candidates.terms, boosts)
     keep = [i for i in range(len(candidates)) if i < candidates.base or candidates.doc_ids[i] in wanted]
     kept = candidates.take(keep)
-    return kept, ranker.score(kept, matrix[keep])
+    if boosts is None:
+        return kept, ranker.score(kept, matrix[keep])
+    return kept, ranker.score(kept, matrix[keep], boosts=boosts)
 
 
 def fusion(matrix: np.ndarray, dense_weight: float) -> np.ndarray:
@@ -52,7 +73,10 @@ class FusionRanker:
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
         return set()
 
-    def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+    def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
+        return {}
+
+    def score(self, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None) -> np.ndarray:
         return fusion(matrix, self.dense_weight)
 
 
@@ -70,23 +94,60 @@ class LearnedRanker:
     reject_threshold: float = SAME_QUESTION
     mix: float = 1.0
     """The share of embedding cosine in the memory's question similarity; the rest is shared terms."""
+    implicit_weight: float = 1.0
+    """How much the memory's entries made from opened sources lend (0: opens are not used)."""
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
-    def _boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
-        return self.memory.boosts(
+    def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
+        """The memory's boost per document for a question with this embedding and these terms (a
+        ``Boosts``, which also knows the documents one account alone vouched for)."""
+        given, lone = self.memory.support(
             vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
-            reject_threshold=self.reject_threshold, skip=self.skip,
+            reject_threshold=self.reject_threshold, skip=self.skip, implicit_weight=self.implicit_weight,
         )
+        return Boosts(given, lone=lone)
 
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
-        return {doc_id for doc_id, boost in self._boosts(vector, terms).items() if boost > 0}
+        return {doc_id for doc_id, boost in self.boosts(vector, terms).items() if boost > 0}
 
-    def score(self, candidates: Candidates, matrix: np.ndarray) -> np.ndarray:
+    def score(self, candidates: Candidates, matrix: np.ndarray, *, boosts: dict[str, float] | None = None) -> np.ndarray:
+        """``boosts``, when the caller has them for this question, are used as they are."""
         if not len(matrix):
             return np.zeros(0, dtype=np.float32)
         base = self.model.predict_proba(matrix)[:, 1] if self.model is not None else fusion(matrix, self.dense_weight)
-        boosts = self._boosts(candidates.vector, candidates.terms)
+        if boosts is None:
+            boosts = self.boosts(candidates.vector, candidates.terms)
         if not boosts:
             return base
-        return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        scores = base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        lone = getattr(boosts, "lone", set())
+        return guard_top(scores, base, candidates.doc_ids, boosts, lone) if lone else scores
+
+
+class Boosts(dict):
+    """Per document, the memory's boost; ``lone``: those whose boost one account alone gave."""
+
+    def __init__(self, given: dict[str, float], *, lone: set[str]) -> None:
+        super().__init__(given)
+        self.lone = lone
+
+
+def guard_top(
+    scores: np.ndarray, base: np.ndarray, doc_ids: list[str], boosts: dict[str, float], lone: set[str]
+) -> np.ndarray:
+    """``scores`` with every ``lone`` document kept out of the first ``GUARDED`` documents unless it
+    is there without its lone boost: one account alone cannot put a document in front of others."""
+    without = scores - np.array([boosts[d] if d in lone else 0.0 for d in doc_ids], dtype=np.float32)
+    best: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, without):
+        best[doc_id] = max(best.get(doc_id, -np.inf), float(score))
+    first = set(sorted(best, key=best.get, reverse=True)[:GUARDED])
+    now: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, scores):
+        if doc_id in first:
+            now[doc_id] = max(now.get(doc_id, -np.inf), float(score))
+    limit = min(now.values())
+    ceiling = np.nextafter(np.float32(limit), np.float32(-np.inf))
+    held = np.array([d in lone and d not in first for d in doc_ids])
+    return np.where(held, np.minimum(scores, ceiling), scores).astype(np.float32)

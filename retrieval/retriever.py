@@ -13,7 +13,7 @@ from retrieval.errors import EmptyQuery
 from retrieval.features import features
 from retrieval.index import HybridIndex
 from retrieval.keyword import tokenize
-from retrieval.ranking import FusionRanker, Ranker, scored
+from retrieval.ranking import FusionRanker, Ranker, boosts_of, scored, wanted_by
 
 
 @dataclass(frozen=True)
@@ -35,31 +35,42 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     candidates: int = 100
 
-    def hits(self, query: str) -> list[Hit]:
-        """Every candidate chunk, best first."""
+    def hits(self, query: str, *, ranker: Ranker | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+        """Every candidate chunk, best first, ranked by ``ranker`` (this retriever's own when None).
+        ``vector``: the query's embedding when the caller has it already. The ranker's boosts for
+        the question are worked out once, for the candidates and the scores alike."""
         if not query.strip():
             raise EmptyQuery()
+        ranker = ranker or self.ranker
         keyword = self.index.keyword()
-        vector = self.index.embeddings.encode_questions([query])[0]
+        if vector is None:
+            vector = self.index.embeddings.encode_questions([query])[0]
         terms = tokenize([query])[0]
-        found = gather(self.index, keyword, query, vector, terms, self.candidates, also=self.ranker.expand(vector, terms))
+        boosts = boosts_of(ranker, vector, terms)
+        also = wanted_by(ranker, vector, terms, boosts)
+        found = gather(self.index, keyword, query, vector, terms, self.candidates, also=also)
         if not len(found):
             return []
-        found, scores = scored(self.ranker, found, features(found, keyword))
+        found, scores = scored(ranker, found, features(found, keyword), boosts=boosts)
         order = np.argsort(-scores, kind="stable")
         return [
             Hit(found.ids[i], found.doc_ids[i], float(scores[i]), float(found.dense[i])) for i in order
         ]
 
-    def rank_documents(self, query: str, k: int) -> list[tuple[str, float]]:
+    def rank_documents(self, query: str, k: int, *, ranker: Ranker | None = None) -> list[tuple[str, float]]:
         """Documents, not chunks, each scored by its best chunk; the top ``k``."""
         best: dict[str, float] = {}
-        for hit in self.hits(query):
+        for hit in self.hits(query, ranker=ranker):
             best.setdefault(hit.doc_id, hit.score)
         return list(best.items())[:k]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.hits(query)[: self.k]
+        return self.documents(query)
+
+    def documents(self, query: str, *, ranker: Ranker | None = None, vector: np.ndarray | None = None) -> list[Document]:
+        """The top ``k`` chunks as documents; ``ranker`` and ``vector`` as in ``hits``, passed per
+        question so that a retriever shared by threads is never changed by one of them."""
+        hits = self.hits(query, ranker=ranker, vector=vector)[: self.k]
         chunks = {chunk.id: chunk for chunk in self.index.chunks([hit.chunk_id for hit in hits])}
         return [
             Document(

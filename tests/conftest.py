@@ -11,7 +11,12 @@ import pytest
 
 from app import components
 from app.settings import Settings
+from feedback.datalayer import lazy_attributes_as_pep_562
 from retrieval.embeddings import MiniLMEmbeddings
+
+# The test run imports Chainlit (the data layer's tests) and skops (the rankers') in one process,
+# as a server does: set Chainlit up the way the server's root does, before either is imported.
+lazy_attributes_as_pep_562()
 
 BIN = Path(sys.executable).parent
 
@@ -65,28 +70,31 @@ def open_index(settings: Settings, embeddings: MiniLMEmbeddings):
     return opener
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real Chroma server: ``chroma run`` on a free loopback port, for the whole run."""
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = (path / "server.log").open("w")
+def start_chroma(path: Path, port: int) -> subprocess.Popen:
+    """``chroma run`` over ``path`` on a loopback ``port``, once it answers its heartbeat."""
+    log = (path / "server.log").open("a")
     process = subprocess.Popen(
         [str(BIN / "chroma"), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
+            return process
         except Exception:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"chroma run did not start: {(path / 'server.log').read_text()[-2000:]}")
             time.sleep(0.3)
-    yield url
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real Chroma server: ``chroma run`` on a free loopback port, for the whole run."""
+    port = free_port()
+    process = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
+    yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)

@@ -4,15 +4,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import export, index, keys, models, serve, simulate, users, webhooks
+from app.cli import export, feedback_accounts, index, keys, rankers, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
-from app.settings import Settings
 
 __all__ = ["beir_collection", "cli", "main"]
 
@@ -20,19 +18,25 @@ cli = typer.Typer(
     help="groundloop: answers from your documents, with citations.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 # The order of these lines is the order of `groundloop --help`.
-for commands in (index.commands, simulate.commands, serve.commands, models.commands, export.commands):
+for commands in (index.commands, simulate.commands, serve.commands, rankers.commands, export.commands):
     cli.add_typer(commands)
 cli.add_typer(users.group, name="users")
 cli.add_typer(keys.group, name="keys")
-cli.add_typer(models.group, name="models")
+cli.add_typer(rankers.group, name="rankers")
+cli.add_typer(rankers.group, name="models", help="The older name of `groundloop rankers`: the same commands.")
 cli.add_typer(webhooks.group, name="webhooks")
+cli.add_typer(feedback_accounts.group, name="feedback")
 
 
 @cli.callback()
 def configure(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the index and database live.")] = None,
 ) -> None:
+    from app.file_modes import keep_data_private
+    from app.settings import Settings
+
     state.settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    keep_data_private(state.settings.data_dir)
 
 
 def main() -> None:
@@ -41,7 +45,17 @@ def main() -> None:
     except GroundloopError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise SystemExit(1) from None
-    except ValidationError as error:  # a setting with a value it cannot take
+    except Exception as error:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if isinstance(error, (OperationalError, InterfaceError)):  # raised before a session could say it shorter
+            reason = str(error.orig or error).strip().splitlines()[0]
+            err.print(f"[red]error:[/] The feedback database cannot be reached: {escape(reason)}", highlight=False)
+            raise SystemExit(1) from None
+        if not isinstance(error, ValidationError):
+            raise
+        # a setting with a value it cannot take
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         setting = name if name.isupper() else f"GROUNDLOOP_{name.upper()}"

@@ -8,16 +8,15 @@ import typer
 
 from retrieval.errors import GroundloopError
 
-from app import components
 from app.cli.shell import err, state
-from feedback import export
+from feedback.names import FORMATS
 
 commands = typer.Typer()
 
 
 @commands.command("export")
 def export_command(
-    kind: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(export.FORMATS)}.")] = "jsonl",
+    kind: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "jsonl",
     since: Annotated[str | None, typer.Option(help="Only answers given on or after this day (YYYY-MM-DD, UTC).")] = None,
     status: Annotated[str | None, typer.Option(
         help="approved: only answers whose newest review approved them; all. "
@@ -29,6 +28,7 @@ def export_command(
 ) -> None:
     """Export answers with their sources, feedback and reviews; people who opted out are left out."""
     from app import prompts
+    from feedback import export
 
     approved = export.approved_only_for(kind, status)
     day = export.parse_since(since) if since else None
@@ -38,7 +38,7 @@ def export_command(
         raise GroundloopError("--corpus goes with --format qrels only.")
     if corpus is not None and not corpus.is_file():
         raise GroundloopError(f"No corpus file at {corpus}.")
-    db = components.database(state.settings)
+    db = state.root.database
     if kind == "qrels":
         _export_qrels(export.qrels(db, since=day, approved_only=approved), out_path, corpus)
         return
@@ -69,6 +69,8 @@ def _writing(path: Path, write):
 
 
 def _export_qrels(result, folder: Path, corpus: Path | None) -> None:
+    from feedback import export
+
     if folder.exists() and not folder.is_dir():
         raise GroundloopError(f"{folder} is a file: --format qrels writes a folder.")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / export.JUDGEMENTS).is_file():

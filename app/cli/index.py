@@ -7,21 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from retrieval.beir import load_split
-from retrieval.evaluation import measure, write_trec_run
-from retrieval.ingest import IngestReport, ingest
+from retrieval.errors import GroundloopError
 
-from app import components
-from app.cli.shell import out, progress, state
+from app.cli.shell import RANKER_HELP, out, progress, state
 
 commands = typer.Typer()
 
 
-def ingest_with_progress(paths: list[Path], collection: str | None) -> IngestReport:
+def ingest_with_progress(paths: list[Path], collection: str | None):
+    """An ``IngestReport``, with a bar on standard error while the chunks go in."""
+    from retrieval.ingest import ingest
+
     settings = state.settings
-    index = components.open_index(settings, collection)
+    index = state.root.index_of(collection)
     with progress() as bar:
         task = bar.add_task("Indexing chunks", total=None)
         return ingest(
@@ -49,6 +49,13 @@ def ingest_command(
     )
     for failure in report.failures:
         out.print(f"[yellow]failed[/] {failure.path}: {failure.reason}", highlight=False)
+    for warning in report.warnings:
+        out.print(f"[yellow]warning[/] {escape(warning.path)}: {escape(warning.reason)}", highlight=False)
+    named = [str(path) for path in paths]
+    failed = [f.path for f in report.failures if f.path in named]
+    if failed or (report.failures and not report.files):
+        failed = failed or [f.path for f in report.failures]
+        raise GroundloopError(f"{len(failed)} of the named paths failed: {', '.join(failed)}.")
 
 
 @commands.command()
@@ -56,10 +63,10 @@ def search(
     question: str,
     k: Annotated[int, typer.Option("-k", help="How many chunks to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
 ) -> None:
-    """Show the chunks that best match a question."""
-    settings = state.settings
-    documents = components.retriever(settings, components.open_index(settings), k=k).invoke(question)
+    """Show the chunks that best match a question, ranked as the chat ranks them."""
+    documents = state.root.retriever(k=k).documents(question, ranker=state.root.ranker(ranker))
     if as_json:
         print(json.dumps([{"text": d.page_content, **d.metadata} for d in documents], ensure_ascii=False, indent=2))
         return
@@ -78,14 +85,27 @@ def eval_command(
     split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to evaluate.")] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     run_out: Annotated[Path | None, typer.Option("--run-out", help="Write the ranking as a TREC run file.")] = None,
+    collection: Annotated[str | None, typer.Option(
+        help="Measure this already indexed collection (the served one included) instead of indexing the "
+        "dataset's corpus into a collection of its own.")] = None,
+    ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
 ) -> None:
-    """Index a BEIR dataset's corpus (once) and measure retrieval on one split."""
+    """Index a BEIR dataset's corpus (once) and measure retrieval on one split; or measure an indexed collection."""
+    from rich.table import Table
+
+    from retrieval.beir import load_split
+    from retrieval.evaluation import write_trec_run
+
+    from retrieval.errors import GroundloopError
+
     beir = load_split(dataset, split)
-    collection = beir_collection(dataset)
-    ingest_with_progress([beir.corpus], collection)
-    settings = state.settings
-    retriever = components.retriever(settings, components.open_index(settings, collection))
-    result, run = measure_with_progress(retriever, beir.queries, beir.qrels)
+    if collection is None:
+        collection = beir_collection(dataset)
+        ingest_with_progress([beir.corpus], collection)
+    retriever = state.root.retriever(collection=collection)
+    if not retriever.index.count():
+        raise GroundloopError(f"The collection '{collection}' holds nothing: ingest into it first.")
+    result, run = measure_with_progress(retriever, beir.queries, beir.qrels, ranker=state.root.ranker(ranker))
     if run_out:
         write_trec_run(run, run_out)
     if as_json:
@@ -97,11 +117,14 @@ def eval_command(
     out.print(table)
 
 
-def measure_with_progress(retriever, queries: dict[str, str], qrels: dict) -> tuple[dict, dict]:
+def measure_with_progress(retriever, queries: dict[str, str], qrels: dict, *, ranker=None) -> tuple[dict, dict]:
+    """``ranker``: what ranks every query (the retriever's own when None)."""
+    from retrieval.evaluation import measure
+
     with progress() as bar:
         task = bar.add_task("Ranking queries", total=len(queries))
         return measure(
-            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100)],
+            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100, ranker=ranker)],
             queries,
             qrels,
             progress=lambda step: bar.advance(task, step),

@@ -5,8 +5,7 @@ from typing import Annotated
 
 import typer
 
-from app import components
-from app.cli.shell import err, out, state
+from app.cli.shell import RANKER_HELP, err, out, state
 
 commands = typer.Typer()
 
@@ -15,9 +14,10 @@ commands = typer.Typer()
 def ask(
     question: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
+    ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
 ) -> None:
     """Answer a question from the indexed documents with numbered citations, and check the answer."""
-    result = components.chain(state.settings).run(question)
+    result = state.root.chain.run(question, ranker=state.root.ranker(ranker))
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -6,14 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from retrieval.errors import GroundloopError
 
-from app import components
 from app.cli.shell import out, state
-from feedback import accounts
-from feedback.models import ROLES
+from feedback.names import ROLES
 
 group = typer.Typer(help="The people who may sign in to the chat, and their roles.", no_args_is_help=True)
 ROLE_HELP = f"One of: {', '.join(ROLES)}."
@@ -35,7 +32,9 @@ def users_add(
         raise GroundloopError("A name must be 1 to 200 characters, without spaces or control characters.")
     if role not in ROLES:
         raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
-    db = components.database(state.settings)
+    from feedback import accounts
+
+    db = state.root.database
     if if_missing and accounts.get_user(db, identifier=name):
         out.print(f"{name} already exists; nothing changed.", highlight=False, markup=False)
         return
@@ -50,10 +49,14 @@ def users_add(
 @group.command("list")
 def users_list() -> None:
     """List everyone who may sign in, with their role."""
-    found = accounts.list_users(components.database(state.settings))
+    from feedback import accounts
+
+    found = accounts.list_users(state.root.database)
     if not found:
         out.print("No users yet: add one with [bold]groundloop users add NAME[/].")
         return
+    from rich.table import Table
+
     table = Table("name", "role", "password", "exports", "added")
     for user in found:
         table.add_row(user.identifier, user.role, "set" if user.password_hash else "not set",
@@ -67,21 +70,36 @@ def users_set_role(
     role: Annotated[str, typer.Argument(help=ROLE_HELP)],
 ) -> None:
     """Change what someone may do: user, reviewer or admin."""
-    user = accounts.set_role(components.database(state.settings), identifier=name, role=role)
+    from feedback import accounts
+
+    user = accounts.set_role(state.root.database, identifier=name, role=role)
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
+
+
+@group.command("sign-out")
+def users_sign_out(name: Annotated[str, typer.Argument(help="Whose sessions to end.")]) -> None:
+    """End every session of someone, in every browser: they must sign in again."""
+    from feedback import sessions
+
+    sessions.sign_out(state.root.database, identifier=name)
+    out.print(f"{name} is signed out everywhere.", highlight=False, markup=False)
 
 
 @group.command("opt-out")
 def users_opt_out(name: Annotated[str, typer.Argument(help="Who is to be left out of exports.")]) -> None:
     """Leave everything about someone out of every export: their answers, feedback and reviews."""
-    user = accounts.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=True)
+    from feedback import accounts
+
+    user = accounts.set_export_opt_out(state.root.database, identifier=name, opted_out=True)
     out.print(f"{user.identifier} is left out of exports.", highlight=False, markup=False)
 
 
 @group.command("opt-in")
 def users_opt_in(name: Annotated[str, typer.Argument(help="Who may be exported again.")]) -> None:
     """Include someone in exports again (the default)."""
-    user = accounts.set_export_opt_out(components.database(state.settings), identifier=name, opted_out=False)
+    from feedback import accounts
+
+    user = accounts.set_export_opt_out(state.root.database, identifier=name, opted_out=False)
     out.print(f"{user.identifier} is included in exports.", highlight=False, markup=False)
 
 

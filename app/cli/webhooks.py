@@ -1,15 +1,10 @@
 """Feedback and review events sent to other systems: groundloop webhooks."""
 
-import asyncio
-
 import typer
 
 from retrieval.errors import GroundloopError
 
-from app import components
 from app.cli.shell import out, state
-from app.webhooks import Sender, webhook_client
-from feedback import webhooks
 
 group = typer.Typer(help="Feedback and review events sent to the webhook targets in the settings.",
                     no_args_is_help=True)
@@ -23,11 +18,16 @@ def webhooks_deliver() -> None:
         raise GroundloopError("No webhook targets: set GROUNDLOOP_WEBHOOK_URLS.")
     if not settings.webhook_secret:
         raise GroundloopError("GROUNDLOOP_WEBHOOK_SECRET is not set: every delivery is signed with it.")
-    db = components.database(settings)
+    from app.webhooks import Sender, webhook_client
+    from feedback import webhooks
+
+    db = state.root.database
 
     async def deliver() -> int:
         async with webhook_client(settings) as http:
             return await Sender(settings, lambda: db).deliver_due(http)
+
+    import asyncio
 
     delivered = asyncio.run(deliver())
     counts = webhooks.counts_by_status(db)
@@ -38,5 +38,7 @@ def webhooks_deliver() -> None:
 @group.command("retry-failed")
 def webhooks_retry_failed() -> None:
     """Try again the deliveries given up on after their last attempt (say, once the target is fixed)."""
-    n = webhooks.requeue_failed(components.database(state.settings))
+    from feedback import webhooks
+
+    n = webhooks.requeue_failed(state.root.database)
     out.print(f"{n} failed deliveries will be tried again.", highlight=False)

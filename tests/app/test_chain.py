@@ -110,7 +110,7 @@ def test_model_failing_mid_answer_restarts_with_the_offline_answer(indexed) -> N
     class Breaks:
         name = "breaks"
 
-        def stream(self, question, sources):
+        def stream(self, question, sources, *, vector=None, focus=None):
             yield "Partial "
             raise TimeoutError
 
@@ -120,3 +120,72 @@ def test_model_failing_mid_answer_restarts_with_the_offline_answer(indexed) -> N
     assert events[restart - 1] == Token("Partial ")
     assert "".join(e.text for e in events[restart:] if isinstance(e, Token)) == events[-1].answer
     assert events[-1].notice.startswith("The language model did not answer (timed out)")
+
+
+class GatedRanker:
+    """Fusion that notes each question it scored; with a ``gate``, the first question it is asked
+    about waits at the gate (after saying so through ``entered``) before it is ranked."""
+
+    dense_weight = 0.6
+
+    def __init__(self, version: str, gate=None) -> None:
+        import threading
+
+        self.version, self.gate, self.entered, self.scored = version, gate, threading.Event(), []
+
+    def _wait(self) -> None:
+        if self.gate is not None and not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(timeout=120)
+
+    def expand(self, vector, terms) -> set[str]:
+        self._wait()
+        return set()
+
+    def boosts(self, vector, terms) -> dict[str, float]:
+        self._wait()
+        return {}
+
+    def score(self, candidates, matrix, *, boosts=None):
+        from retrieval.ranking import fusion
+
+        self.scored.append(candidates.query)
+        return fusion(matrix, self.dense_weight)
+
+
+def test_two_questions_at_once_record_the_ranker_that_ranked_each(indexed) -> None:
+    """A new ranker is activated while one question is being ranked and another is asked: each
+    answer records the version that actually ranked it (the chain is shared, its state is not)."""
+    import threading
+
+    from app import answering
+    from feedback import accounts
+
+    gate = threading.Event()
+    old, new = GatedRanker("v1", gate), GatedRanker("v2")
+    active = [old]
+    db = components.database(indexed)
+    user = accounts.add_user(db, identifier="ann", role="user", password="ann-password-1")
+    chain = components.chain(indexed, rankers=lambda: active[0],
+                             verified=components.chain(indexed).verified)
+    recorded = {}
+
+    def ask(question: str) -> None:
+        *_, last = answering.answer(db, chain, question, user_id=user.id)
+        recorded[question] = last
+
+    first, second = "Which sea does the Nile flow into?", "At what temperature is green tea steeped?"
+    asking = threading.Thread(target=ask, args=(first,))
+    asking.start()
+    assert old.entered.wait(timeout=120)  # the first question is being ranked by v1 now
+    active[0] = new  # v2 is activated
+    ask(second)
+    gate.set()
+    asking.join(timeout=120)
+    assert old.scored == [first] and new.scored == [second]
+    assert recorded[first].result.ranker_version == "v1" and recorded[second].result.ranker_version == "v2"
+    from feedback.models import Answer
+
+    with db.read() as session:
+        stored = {a.question: a.ranker_version for a in session.query(Answer).all()}
+    assert stored == {first: "v1", second: "v2"}

@@ -125,3 +125,78 @@ def test_too_long_question_is_one_clear_line(tmp_path: Path) -> None:
     done = subprocess.run([GROUNDLOOP, "--data-dir", str(tmp_path), "ask", "x" * 5000], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip() == "error: The question is too long (5,000 characters; the limit is 4,000)."
+
+
+def test_search_ranks_with_the_ranker_that_serves_and_compares_with_fusion(tmp_path: Path, corpus: Path,
+                                                                          embeddings) -> None:
+    """Before, search ignored the active ranker, so nobody could see what a retrain changed."""
+    from app import components
+    from app.settings import Settings
+    from feedback import ranker_versions
+    from retrieval import ranker_files
+    from retrieval.memory import FeedbackMemory
+    from retrieval.ranking import LearnedRanker
+
+    data = tmp_path / "data"
+    invoke(data, "ingest", str(corpus))
+    question = "What should I drink in the morning?"
+    river = str((corpus / "rivers.html").resolve())
+    learned = LearnedRanker("v1", memory=FeedbackMemory(embeddings.encode_questions([question]), [[river]], [[]]),
+                            threshold=0.8, strength=1.0)
+    ranker_files.save(learned, data / "rankers" / "v1")
+    db = components.database(Settings(data_dir=data))
+    ranker_versions.record_ranker_version(db, version="v1", path=str(data / "rankers" / "v1"), active=False,
+                                          metrics={}, counts={})
+
+    def top(*extra: str) -> str:
+        return json.loads(invoke(data, "search", question, "-k", "1", "--json", *extra).stdout)[0]["doc_id"]
+
+    fusion = top("--ranker", "fusion")
+    assert fusion != river and top() == fusion  # nothing learned serves yet
+    assert top("--ranker", "v1") == river  # a version can be tried before it serves
+    ranker_versions.activate_ranker(db, version="v1")
+    assert top() == top("--ranker", "active") == river and top("--ranker", "fusion") == fusion
+    refused = runner.invoke(cli, ["--data-dir", str(data), "search", question, "--ranker", "v7"])
+    assert refused.exit_code == 1
+
+
+def test_eval_measures_an_indexed_collection_without_indexing_again(tmp_path: Path, embeddings) -> None:
+    dataset = beir_fixture(tmp_path / "tiny")
+    data = tmp_path / "data"
+    invoke(data, "ingest", str(dataset / "corpus.jsonl"))  # the served collection
+    measured = json.loads(invoke(data, "eval", str(dataset), "--collection", "docs", "--json").stdout)
+    from app import components
+    from app.settings import Settings
+
+    client = components.open_index(Settings(data_dir=data, chroma_url=None)).client
+    assert [c.name for c in client.list_collections()] == ["docs"]  # no collection of the dataset's own was made
+    assert measured["queries"] == 3 and measured["recall@100"] == 1.0
+    indexed = json.loads(invoke(tmp_path / "other", "eval", str(dataset), "--json").stdout)
+    assert measured["ndcg@10"] == pytest.approx(indexed["ndcg@10"])
+    empty = runner.invoke(cli, ["--data-dir", str(data), "eval", str(dataset), "--collection", "nothing"])
+    assert empty.exit_code == 1 and "holds nothing" in str(empty.exception or empty.output)
+
+
+def test_ingest_fails_when_a_named_path_fails_and_says_why_for_each_link(tmp_path: Path, corpus: Path,
+                                                                        embeddings) -> None:
+    """Issue 13 item 13: every named path failing exited 0; links that lead nowhere or loop were
+    skipped without a word; the PDF library's warnings were printed raw."""
+    (corpus / "gone.md").symlink_to(corpus / "missing.md")
+    (corpus / "loop.md").symlink_to(corpus / "loop.md")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    missing = tmp_path / "nothing-here.md"
+    result = runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), "ingest", str(corpus), str(missing)])
+    assert result.exit_code == 1, result.output
+    assert f"failed {corpus / 'gone.md'}: a broken symbolic link (to {corpus / 'missing.md'}, which does not exist)" \
+        in result.stdout
+    assert f"failed {corpus / 'loop.md'}: a symbolic link that loops back on itself" in result.stdout
+    assert f"failed {missing}: no such file or folder" in result.stdout
+    assert "4 chunks" in result.stdout  # the good files are ingested all the same
+    pdf = [line for line in result.stdout.splitlines() if "broken.pdf" in line]
+    assert len(pdf) == 1 and pdf[0].startswith(("failed", "warning")), result.stdout
+    assert "1 of the named paths failed" in str(result.exception)
+
+    done = subprocess.run([GROUNDLOOP, "--data-dir", str(tmp_path / "data"), "ingest", str(missing)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: 1 of the named paths failed: {missing}." in done.stderr.replace("\n", "")

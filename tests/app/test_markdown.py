@@ -53,3 +53,19 @@ def test_an_unclosed_fence_runs_to_the_end() -> None:
 
     assert safe_markdown("```\n![x](http://h/i.png)") == "```\n![x](http://h/i.png)"
     assert safe_markdown("```a`b\n![x](http://h/i.png)").endswith("\\!\\[x\\](http\u2060\\://h/i.png)")  # not a fence
+
+
+def test_a_quoted_code_block_stays_a_code_block_and_the_rest_is_escaped() -> None:
+    answer = "Run this [1].\n\n```\n.venv/bin/groundloop ingest path/to/folder <b>x</b>\n```\n\nDone *now*."
+    assert escape(answer) == (
+        "Run this [1]\\.\n\n```\n.venv/bin/groundloop ingest path/to/folder <b>x</b>\n```\n\nDone \\*now\\*\\."
+    )
+    assert escape("```\nnot closed <b>") == "\\`\\`\\`\nnot closed \\<b\\>"
+
+
+def test_a_streamed_code_block_goes_out_whole_once_closed() -> None:
+    answer = "Run this [1].\n\n```\n.venv/bin/groundloop ingest path/to/folder\n```\n\nDone."
+    stream = EscapingStream()
+    pieces = [stream.feed(piece) for piece in re.findall(r"\S+\s*|\s+", answer)]
+    assert "".join(pieces) + stream.flush() == escape(answer)
+    assert not any("`" in piece and "```\n.venv/bin/groundloop ingest path/to/folder\n```" not in piece for piece in pieces)

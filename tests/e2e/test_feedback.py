@@ -213,13 +213,13 @@ def test_nobody_rates_comments_on_or_deletes_feedback_on_someone_elses_answer(
     before = [(f.id, f.kind, f.value, f.text) for f in feedback_rows(feedback_db, answer.id)]
     assert [row[1:] for row in before] == [("thumb", 1, None), ("comment", None, "Clear.")]
 
-    # Chainlit's PUT /feedback answers every refusal with 500; the detail says why.
+    # Chainlit's PUT /feedback answered every refusal with 500; now with the refusal's own status.
     for for_id in (reply.run_id, reply.message_id):
         for feedback in ({"value": 0}, {"value": 0, "comment": "Wrong."}, {"value": 1, "id": thumb_id}):
             response = bob.put("/chat/feedback", json={"feedback": {"forId": for_id, **feedback}, "sessionId": "b"})
-            refused(response, 500, "That answer is in someone else's conversation.")
+            refused(response, 403, "That answer was given to someone else.")
     refused(bob.request("DELETE", "/chat/feedback", json={"feedbackId": thumb_id}), 403,
-            "That answer is in someone else's conversation.")
+            "That answer was given to someone else.")
     anonymous = httpx.Client(base_url=feedback_server.url)
     assert anonymous.put("/chat/feedback", json={"feedback": {"forId": reply.run_id, "value": 0},
                                                  "sessionId": "x"}).status_code == 401
@@ -356,7 +356,7 @@ def test_a_database_that_is_down_gets_a_short_message_and_the_chat_goes_on(datab
     assert reply.message_id not in socket.rateable()  # nothing to rate: not stored
 
     refused(dave.put("/chat/feedback", json={"feedback": {"forId": first.run_id, "value": 0}, "sessionId": "d"}),
-            500, DB_DOWN)
+            503, DB_DOWN)
     refused(dave.post("/chat/project/threads", json={"pagination": {"first": 5}, "filter": {}}), 503, DB_DOWN)
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     again = socket.ask("How long is the Nile?", saved=False)

@@ -67,7 +67,7 @@ def make_answer(db: Database) -> Callable[..., Answer]:
     def make(user: User | None, sources: int = 3, question: str = "Why is the sky blue?") -> Answer:
         return answer_log.record_answer(
             db, question=question, standalone_question=question, answer="Rayleigh scattering [1].",
-            answerer="extractive", verdict="grounded", reasons=[], timings_ms={"total": 12.5},
+            answerer="extractive", verdict="ok", reasons=[], timings_ms={"total": 12.5},
             user_id=user.id if user else None,
             citations=[
                 {"n": n, "doc_id": f"doc-{n}", "chunk_id": f"doc-{n}#0", "title": f"Doc {n}",

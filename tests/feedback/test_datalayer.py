@@ -178,9 +178,9 @@ def test_nobody_rates_comments_on_or_deletes_feedback_on_someone_elses_answer(db
     before = sorted((f.id, f.kind, f.value, f.text) for f in opinions.feedback_on(db, answer_id=chat.answer.id))
 
     for for_id in (chat.run, chat.reply):
-        with pytest.raises(NotAllowed, match="That answer is in someone else's conversation."):
+        with pytest.raises(NotAllowed, match="That answer was given to someone else."):
             run(layer.upsert_feedback(ChainlitFeedback(forId=for_id, value=0, comment="Bad.", id=thumb)), as_user="bob")
-    with pytest.raises(NotAllowed, match="That answer is in someone else's conversation."):
+    with pytest.raises(NotAllowed, match="That answer was given to someone else."):
         run(layer.delete_feedback(thumb), as_user="bob")
     with pytest.raises(NotFound, match="No such rating."):
         run(layer.delete_feedback(str(uuid.uuid4())), as_user="bob")

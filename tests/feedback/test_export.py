@@ -56,7 +56,7 @@ def test_a_row_holds_the_answer_its_sources_feedback_and_review_with_provenance(
     [row] = export.answer_rows(db)
     assert row["answer_id"] == answer.id and row["user"] == "alice"
     assert datetime.fromisoformat(row["created_at"]) == answer.created_at and row["created_at"].endswith("+00:00")
-    assert (row["question"], row["answer"], row["verdict"]) == ("Why is the sky blue?", answer.answer, "grounded")
+    assert (row["question"], row["answer"], row["verdict"]) == ("Why is the sky blue?", answer.answer, "ok")
     assert [s["doc_id"] for s in row["sources"]] == ["doc-1", "doc-2", "doc-3"] and row["sources"][0]["cited"]
     assert [(f["kind"], f["user"]) for f in row["feedback"]] == [
         ("thumb", "alice"), ("comment", "alice"), ("source_mark", "alice"), ("correction", "alice")]
@@ -343,7 +343,7 @@ def groundloop(data_dir: Path, *args: str):
 def record(db: Database, user: User, question: str, doc_ids: list[str]) -> Answer:
     return answer_log.record_answer(
         db, question=question, standalone_question=question, answer="An answer [1].", answerer="extractive",
-        verdict="grounded", reasons=[], timings_ms={}, user_id=user.id,
+        verdict="ok", reasons=[], timings_ms={}, user_id=user.id,
         citations=[{"n": n, "doc_id": d, "chunk_id": f"{d}#0", "title": d, "source": d, "score": 1.0,
                     "similarity": 0.5, "cited": n == 1} for n, d in enumerate(doc_ids, start=1)],
     )

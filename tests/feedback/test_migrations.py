@@ -17,6 +17,8 @@ REVISION_0001 = {
     "steps": ["id", "thread_id", "parent_id", "type", "name", "input", "output", "data", "created_at"],
     "elements": ["id", "thread_id", "for_id", "type", "name", "content", "data", "created_at"],
 }
+ADDED_SINCE_0001 = {"users": {"session_version": 0}}
+"""Columns later revisions added to 0001's tables, with the value old rows get."""
 WHEN = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
 OLD_ROWS = {
     "users": [
@@ -109,10 +111,11 @@ def test_rows_written_at_0001_survive_the_upgrade(blank_db):
     assert migrate.current(blank_db) == migrate.head()
     assert differences(blank_db) == []
     for table, rows in OLD_ROWS.items():
-        assert columns(blank_db)[table] == REVISION_0001[table]
-        assert same_rows(read_all(blank_db, table), rows), table
+        added = ADDED_SINCE_0001.get(table, {})
+        assert columns(blank_db)[table] == REVISION_0001[table] + list(added)
+        assert same_rows(read_all(blank_db, table), [{**row, **added} for row in rows]), table
     answer = answer_log.record_answer(
-        blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="grounded",
+        blank_db, question="q", standalone_question="q", answer="a", answerer="test", verdict="ok",
         reasons=[], timings_ms={}, citations=[], user_id="u1", thread_id="t1", step_id="s2",
     )
     opinions.record_thumb(blank_db, answer_id=answer.id, user_id="u1", up=True)
@@ -127,3 +130,30 @@ def test_upgrading_again_changes_nothing(db, alice):
     assert schema(db) == before
     assert read_all(db, "alembic_version") == [{"version_num": migrate.head()}]
     assert [u.identifier for u in accounts.list_users(db)] == ["alice"]
+
+
+def test_rankers_trained_before_0006_are_kept_under_their_one_name(blank_db):
+    """0006 renames model_versions to ranker_versions: every row stays, and so do its audit events."""
+    migrate.upgrade(blank_db, "0005")
+    row = {"version": "v1", "path": "rankers/v1", "status": "active", "metrics": {"held_out_ndcg@10": 0.7},
+           "counts": {"questions": 3}, "created_at": WHEN, "activated_at": WHEN}
+    event = {"at": WHEN, "actor_id": None, "action": "model_activated", "subject_type": "model_versions",
+             "subject_id": "1", "data": {}}
+    with blank_db.engine.begin() as connection:
+        metadata = sa.MetaData()
+        connection.execute(sa.Table("model_versions", metadata, autoload_with=connection).insert(), [row])
+        connection.execute(sa.Table("events", metadata, autoload_with=connection).insert(), [event])
+
+    migrate.upgrade(blank_db)
+
+    assert "model_versions" not in columns(blank_db) and differences(blank_db) == []
+    assert same_rows(read_all(blank_db, "ranker_versions"), [{"id": 1, **row}])
+    assert same_rows(read_all(blank_db, "events"), [{"id": 1, **event, "action": "ranker_activated",
+                                                     "subject_type": "ranker_versions"}])
+    from feedback import ranker_versions
+
+    assert ranker_versions.active_ranker(blank_db).version == "v1"
+    ranker_versions.record_ranker_version(blank_db, version="v2", path="rankers/v2", active=True, metrics={},
+                                          counts={})
+    assert [(r.id, r.version, r.status) for r in ranker_versions.ranker_versions(blank_db)] == [
+        (1, "v1", "inactive"), (2, "v2", "active")]

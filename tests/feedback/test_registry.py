@@ -133,28 +133,68 @@ def test_saved_ranker_round_trips(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "v7" / "model.skops").is_file()
 
 
+CRASH = """
+import os, signal, sys
+from pathlib import Path
+
+import numpy as np
+
+from app.runtime import Root
+from app.settings import Settings
+from feedback import ranker_versions, registry
+from retrieval import ranker_files
+
+point = sys.argv[2]
+
+
+def die(*_, **__):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after(function):
+    def run(*args, **kwargs):
+        function(*args, **kwargs)
+        die()
+    return run
+
+
+if point == "before saving":
+    ranker_files.save = die
+elif point == "mid-save":  # the memory written aside, the rest not
+    np.savez = after(np.savez)
+elif point == "before the rename":
+    Path.rename = die
+elif point == "before the commit":  # activated inside the transaction, not committed
+    ranker_versions._activate = after(ranker_versions._activate)
+elif point == "after the commit":
+    ranker_versions.record_ranker_version = after(ranker_versions.record_ranker_version)
+root = Root(Settings(data_dir=Path(sys.argv[1]), chroma_url=None))
+registry.retrain(root.database, root.retriever(), root.settings.rankers_dir, active=root.rankers(), force=True)
+"""
+CRASH_POINTS = ("before saving", "mid-save", "before the rename", "before the commit", "after the commit")
+
+
 def test_a_retrain_killed_at_any_moment_leaves_a_loadable_ranker_serving(setup) -> None:
-    """SIGKILL ``groundloop retrain --force`` at several moments: whatever is active always loads."""
+    """A retrain killed (SIGKILL) at each point where a crash could leave half a ranker: whatever is
+    active always loads. Each point is reached deterministically, in a process of its own."""
     import os
     import signal
     import subprocess
     import sys
-    import time
 
     settings, db, retriever = setup
     registry.retrain(db, retriever, settings.rankers_dir, active=FusionRanker(), force=True)
-    groundloop = str(Path(sys.executable).parent / "groundloop")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDLOOP_")}
-    for delay in (1.0, 3.0, 4.5, 6.0, 8.0):
-        child = subprocess.Popen([groundloop, "--data-dir", str(settings.data_dir), "retrain", "--force"],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    for point in CRASH_POINTS:
+        child = subprocess.run([sys.executable, "-c", CRASH, str(settings.data_dir), point], env=env,
+                               capture_output=True, text=True, timeout=600)
+        assert child.returncode == -signal.SIGKILL, (point, child.stderr)
         active = ranker_versions.active_model(db)
         assert active is not None
         assert ranker_files.load(Path(active.path)).version == active.version
         assert ActiveRanker(db, FusionRanker())().version == active.version
+    versions = [(v.version, v.status) for v in ranker_versions.model_versions(db)]
+    assert versions[-1][1] == "active" and len(versions) >= 2  # the crash after the commit kept its ranker
 
 
 def test_retrain_watch_retrains_once_enough_new_feedback_arrived(setup) -> None:

@@ -1,0 +1,86 @@
+"""Who may do what with an answer, and what a valid correction or comment is: each rule once.
+
+The writers (``opinions``, ``reviews``) apply these before they write, and every entry point —
+the chat, Chainlit's data layer, the REST API, the review pages — asks the same functions, so the
+same request gets the same answer everywhere. Entry points only translate the errors raised
+here (``NotAllowed``, ``NotFound``, ``BadFeedback``) into their own medium.
+"""
+
+import unicodedata
+
+from feedback.writing import NotAllowed, NotFound
+from retrieval.errors import GroundloopError
+from retrieval.text import normalize
+
+REVIEWER_ROLES = ("reviewer", "admin")
+MAX_CORRECTION_CHARS = 10_000
+MAX_COMMENT_CHARS = 10_000
+
+SOMEONE_ELSES = "That answer was given to someone else."
+NO_ANSWER = "No such answer."
+
+
+class BadFeedback(GroundloopError):
+    """A correction or comment that cannot be stored as sent; the message says how to fix it."""
+
+
+def answer_owner(answer, thread=None) -> str | None:
+    """Whose answer it is: the person it was given to, else the owner of the conversation holding it;
+    None for an answer given to nobody signed in (a script's)."""
+    if answer.user_id is not None:
+        return answer.user_id
+    return thread.user_id if thread is not None else None
+
+
+def check_may_give_feedback(answer, user_id: str | None, thread=None) -> None:
+    """Rate, comment, mark or correct: only on an answer given to you (or to nobody signed in)."""
+    if answer is None:
+        raise NotFound(NO_ANSWER)
+    if not user_id:
+        raise NotAllowed("Sign in first.")
+    owner = answer_owner(answer, thread)
+    if owner is not None and owner != user_id:
+        raise NotAllowed(SOMEONE_ELSES)
+
+
+def is_reviewer(role: str | None) -> bool:
+    """Reviewers and admins review answers, mark anyone's sources, see the dashboard and export."""
+    return role in REVIEWER_ROLES
+
+
+def check_may_review(user) -> None:
+    if user is None or not is_reviewer(user.role):
+        raise NotAllowed("Only reviewers and admins review answers.")
+
+
+def check_may_export(user) -> None:
+    if user is None or not is_reviewer(user.role):
+        raise NotAllowed("Exports are for reviewers and admins.")
+
+
+def check_may_see_review_pages(user) -> None:
+    if user is None or not is_reviewer(user.role):
+        raise NotAllowed("Reviewers only.")
+
+
+def clean_correction(text: str) -> str:
+    """The correction, normalised; or BadFeedback saying what is wrong with it."""
+    return _clean(text, what="correction", limit=MAX_CORRECTION_CHARS, tidy=normalize)
+
+
+def clean_comment(text: str) -> str:
+    """The comment without its outer spaces (kept as typed otherwise, so the dialog's echo of it is
+    recognised); or BadFeedback saying what is wrong with it."""
+    return _clean(text, what="comment", limit=MAX_COMMENT_CHARS, tidy=str.strip)
+
+
+def _clean(text: str, *, what: str, limit: int, tidy) -> str:
+    if len(text) > limit:
+        raise BadFeedback(f"The {what} is too long ({len(text):,} characters; the limit is {limit:,}).")
+    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
+    if unreadable and unreadable / len(text) > 0.05:
+        raise BadFeedback("That does not look like text: it contains binary data.")
+    cleaned = tidy(text)
+    if not cleaned:
+        raise BadFeedback(f"The {what} is empty.")
+    return cleaned
