@@ -37,8 +37,9 @@ _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.D
 CHAT_PAGES = "/chat"
 """Chainlit's app: its custom elements (the answer's source cards, ``public/elements/*.jsx``) are files
 of this server that Chainlit's page compiles in the browser, which needs ``'unsafe-eval'`` there."""
+# connect-src allows data: because a resumed thread hands its sources to the page as data: URLs (feedback.datalayer).
 _CSP = ("default-src 'self'; script-src 'self'{evaluates}{hashes}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self' data:; "
         "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 _ALWAYS = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 
