@@ -79,6 +79,8 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(default=None, description=f"Up to {policy.MAX_COMMENT_CHARS:,} characters.")
     sources: list[SourceMark] = Field(default=[], max_length=50, description="Marks on the sources shown.")
     correction: Correction | None = None
+    opened: list[int] = Field(default=[], max_length=50,
+                              description="Numbers of the sources the person opened to read: a weak hint for learning.")
 
 
 class Saved(BaseModel):
@@ -133,8 +135,8 @@ async def ask(body: AskRequest, caller: AskCaller) -> AskResponse:
 @router.post("/answers/{answer_id}/feedback", response_model=FeedbackResponse)
 async def feedback(answer_id: str, body: FeedbackRequest, caller: FeedbackCaller) -> FeedbackResponse:
     """Rate an answer given to you, mark its sources, or correct it; each part is saved as the chat saves it."""
-    if body.thumb is None and body.comment is None and not body.sources and body.correction is None:
-        raise HTTPException(422, "Send a thumb, a comment, source marks or a correction.")
+    if body.thumb is None and body.comment is None and not body.sources and body.correction is None and not body.opened:
+        raise HTTPException(422, "Send a thumb, a comment, source marks, a correction or opened sources.")
     try:
         saved = await run_in_threadpool(_save_feedback, runtime.database(), answer_id, caller.user.id, body)
     except GroundloopError as error:
@@ -150,7 +152,7 @@ def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackReq
     if body.correction is not None:
         policy.clean_correction(body.correction.text)
     shown = {c.rank for c in answer_log.citations_of(db, answer_id=answer_id)}
-    named = [m.n for m in body.sources] + (body.correction.sources if body.correction else [])
+    named = [m.n for m in body.sources] + (body.correction.sources if body.correction else []) + body.opened
     missing = sorted({n for n in named if n not in shown})
     if missing:
         raise NotFound(f"The answer has no source {', '.join(f'[{n}]' for n in missing)}.")
@@ -168,6 +170,9 @@ def _save_feedback(db: Database, answer_id: str, user_id: str, body: FeedbackReq
         row = opinions.record_correction(db, answer_id=answer_id, user_id=user_id, text=body.correction.text,
                                         ranks=body.correction.sources)
         saved.append(Saved(kind="correction", id=row.id))
+    for n in dict.fromkeys(body.opened):
+        row = opinions.record_source_open(db, answer_id=answer_id, user_id=user_id, rank=n)
+        saved.append(Saved(kind="source_open", id=row.id))
     return saved
 
 

@@ -70,6 +70,7 @@ class Chain:
         """Load the embedding model and the keyword index now rather than on the first question."""
         self.retriever.index.embeddings.encode(["warm up"], threads=1)
         self.retriever.index.keyword()
+        self.retriever.index.sync_sentences()
 
     def stream(
         self, question: str, history: list[str] = (), *, ranker: Ranker | None = None
@@ -102,8 +103,9 @@ class Chain:
         sources = self.retriever.documents(standalone, ranker=ranker, vector=vector)
         lap("retrieve")
         pieces, answerer, notice = [], self.answerer, None
+        focus = question if standalone != question else None  # a follow-up's own words
         try:
-            for piece in answerer.stream(standalone, sources, vector=vector):
+            for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
         except (openai.APIError, TimeoutError) as error:
@@ -111,12 +113,12 @@ class Chain:
             if pieces:
                 yield Restart(notice)
             pieces, answerer = [], self.fallback
-            for piece in answerer.stream(standalone, sources, vector=vector):
+            for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
         answer = "".join(pieces)
         lap("answer")
-        verdict = self.grounding.check(answer, sources)
+        verdict = self.grounding.check(answer, sources, question=standalone, vector=vector)
         lap("check")
         timings["total"] = round(sum(timings.values()), 2)
         yield ChainResult(

@@ -55,6 +55,7 @@ def open_index(
         embeddings=embeddings or _embeddings(settings),
         keyword_dir=settings.keyword_dir,
         records_url=settings.records_url,
+        sentences_dir=settings.sentences_dir,
     )
 
 
@@ -103,9 +104,10 @@ def chain(
         db = database(settings)
         rankers = rankers or active_ranker(settings, db)
         verified = verified or VerifiedAnswers(db, model, threshold=settings.verified_similarity)
+    index = index or open_index(settings, embeddings=model)
     extractive = ExtractiveAnswerer(
         model, sentences=settings.answer_sentences, min_relevance=settings.answer_min_relevance,
-        source_relevance=settings.answer_source_relevance,
+        source_relevance=settings.answer_source_relevance, vectors=index,
     )
     llm_configured = bool(settings.llm_base_url and settings.llm_model)
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
@@ -115,7 +117,7 @@ def chain(
         else extractive
     )
     return Chain(
-        retriever=retriever(settings, index or open_index(settings, embeddings=model)),
+        retriever=retriever(settings, index),
         answerer=answerer,
         fallback=extractive,
         grounding=GroundingCheck(
@@ -123,6 +125,8 @@ def chain(
             support_similarity=settings.support_similarity,
             support_overlap=settings.support_overlap,
             min_retrieval_similarity=settings.min_retrieval_similarity,
+            min_question_similarity=settings.min_question_similarity,
+            vectors=index,
         ),
         condenser=Condenser(answerer.llm if llm_configured else None),
         max_question_chars=settings.max_question_chars,

@@ -52,6 +52,7 @@ def _figures(db: Database, days: int) -> dict:
     answers, flagged = sum(verdicts.values()), verdicts.get("flagged", 0)
     thumbs = totals["thumb_up"] + totals["thumb_down"]
     return {
+        "accounts": _accounts(db),
         "daily": daily,
         "rankers": rankers,
         "totals": {KIND_LABELS[kind]: n for kind, n in totals.items()},
@@ -66,6 +67,14 @@ def _figures(db: Database, days: int) -> dict:
             "Held-out nDCG@10 per ranker version": _ranker_plot(rankers),
         },
     }
+
+
+def _accounts(db: Database, shown: int = 20) -> dict[str, list[stats.AccountFigures]]:
+    """The accounts that gave most feedback, and those that disagree most, ``shown`` of each."""
+    by_volume = stats.account_figures(db, by="volume")
+    if not by_volume:
+        return {}
+    return {"volume": by_volume[:shown], "disagreement": stats.account_figures(db, by="disagreement")[:shown]}
 
 
 def _feedback_plot(daily: list[stats.Day]) -> str:

@@ -4,6 +4,10 @@ citations stay as they are, for the chat to turn into links to their sources.
 
 Escaping alone does not stop GitHub-style autolinks of bare URLs and e-mail addresses, so an
 invisible word joiner (U+2060) breaks the patterns they start with.
+
+A fenced code block (a line of three or more backticks, the code, the same line again) stays as it
+is: Markdown shows a code block's content as text, so a command quoted from a document is shown
+exactly as it can be copied.
 """
 
 import re
@@ -14,8 +18,18 @@ _AUTOLINK_START = re.compile(r"(?i)(https?|ftp|www|mailto|xmpp)(?=[:.])|(?<=\w)(
 JOINER = "\u2060"
 
 
+_FENCED = re.compile(r"((?:^|\n)(`{3,})\n(?:(?!\2)[\s\S])*?\n\2(?=\n|$))")
+_OPEN_FENCE = re.compile(r"(?:^|\n)(`{3,})\n")
+
+
 def escape(text: str) -> str:
-    return "".join(part if _CITATION.fullmatch(part) else _escape(part) for part in _CITATION.split(text))
+    parts = _FENCED.split(text)
+    shown = []
+    for i in range(0, len(parts), 3):
+        shown.append("".join(p if _CITATION.fullmatch(p) else _escape(p) for p in _CITATION.split(parts[i])))
+        if i + 1 < len(parts):
+            shown.append(parts[i + 1])
+    return "".join(shown)
 
 
 def _escape(text: str) -> str:
@@ -30,7 +44,14 @@ class EscapingStream:
 
     def feed(self, piece: str) -> str:
         self._pending += piece
-        cut = max(self._pending.rfind(" "), self._pending.rfind("\n")) + 1
+        held, at = len(self._pending), 0
+        while opening := _OPEN_FENCE.search(self._pending, at):  # a code block goes out whole, once closed
+            closed = _FENCED.match(self._pending, opening.start())
+            if closed is None:
+                held = opening.start()
+                break
+            at = closed.end()
+        cut = max(self._pending.rfind(" ", 0, held), self._pending.rfind("\n", 0, held)) + 1
         ready, self._pending = self._pending[:cut], self._pending[cut:]
         return escape(ready)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from feedback.names import FEEDBACK_ACTIONS
+from feedback.names import ACCOUNT_SHARE, FEEDBACK_ACTIONS
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32
@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     support_similarity: float = Field(default=0.6, description="A sentence this similar to a cited one is supported.")
     support_overlap: float = Field(default=0.6, description="Share of a sentence's words found in what it cites.")
     min_retrieval_similarity: float = Field(default=0.3, description="Below this, retrieval is not confident.")
+    min_question_similarity: float = Field(
+        default=0.3, description="An answer whose closest sentence is less similar to the question does not address it."
+    )
     verified_similarity: float = Field(
         default=0.9, description="A question this similar to a reviewer-verified one gets the verified answer."
     )
@@ -95,6 +98,11 @@ class Settings(BaseSettings):
 
     retrain_after: int = Field(default=50, ge=1, description="retrain --watch: new feedback events that trigger a run.")
     retrain_poll_seconds: float = Field(default=30.0, gt=0, description="retrain --watch: how often to look.")
+    learning_account_share: float = Field(
+        default=ACCOUNT_SHARE, gt=0.0, le=1.0,
+        description="The most one account's feedback may weigh in what a retrain learns and in the held-out "
+        "judgement (never less than an equal share among the accounts that gave feedback).",
+    )
 
     webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")
     webhook_secret: SecretStr | None = Field(
@@ -159,6 +167,10 @@ class Settings(BaseSettings):
     @cached_property
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
+
+    @cached_property
+    def sentences_dir(self) -> Path:
+        return self.data_dir / "sentences"
 
     @cached_property
     def feedback_url(self) -> str:

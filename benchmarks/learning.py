@@ -1,10 +1,12 @@
-"""Learning from feedback on BEIR SciFact: the simulate loop with a learning curve, the cost of
-the memory for new topics, and the time to retrain on 10,000 feedback rows.
+"""Learning from feedback on BEIR SciFact, from people as they are: a clean team, a sparse and noisy
+one, and one under attack; and the time to retrain on 10,000 feedback rows.
 
-    python -m benchmarks.learning [--dataset ../shared/datasets/scifact] [--data-dir DIR]
+    python -m benchmarks.learning [--dataset ../shared/datasets/scifact] [--data-dir DIR] [--only clean,sparse,attack,rows]
 
-Even claim ids give feedback, odd ones are measured (``groundloop simulate --split-by-parity train``).
-"Unshared" odd claims are those none of whose relevant abstracts is relevant to an even claim.
+Even claim ids give feedback, odd ones are measured (``groundloop simulate --split-by-parity train``),
+spread over 40 simulated accounts. "Unshared" odd claims are those none of whose relevant abstracts
+is relevant to an even claim. Under attack, one more account targets 220 odd claims (see
+docs/learning.md); "targeted" is their nDCG@10 asked by someone else, compared with the clean run.
 """
 
 import argparse
@@ -27,15 +29,19 @@ from retrieval.evaluation import evaluate
 from retrieval.ranking import FusionRanker
 
 ROOT = Path(__file__).resolve().parents[1]
-CURVE = (50, 100, 200, None)
+SCENARIOS = {
+    "clean": ["--accounts", "40"],
+    "sparse": ["--accounts", "40", "--rate", "0.3", "--noise", "0.1"],
+    "attack": ["--accounts", "40", "--attack"],
+}
 
 
-def simulate(data_dir: Path, dataset: Path, limit: int | None, database: Path) -> tuple[dict, dict[str, list[str]]]:
+def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) -> tuple[dict, dict[str, list[str]]]:
     run_file = database.with_suffix(".run")
     for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
         stale.unlink(missing_ok=True)  # a reused --data-dir starts each run with no feedback
     args = ["--data-dir", str(data_dir), "simulate", str(dataset), "--split-by-parity", "train", "--json",
-            "--run-out", str(run_file)] + (["--limit", str(limit)] if limit else [])
+            "--run-out", str(run_file), *options]
     done = CliRunner().invoke(cli, args, env={"GROUNDLOOP_DATABASE_URL": f"sqlite:///{database}"},
                               catch_exceptions=False)
     if done.exit_code != 0:
@@ -80,7 +86,9 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "datasets" / "scifact")
     parser.add_argument("--data-dir", type=Path, help="Reuse an index here (default: a fresh temporary one).")
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--only", default="clean,sparse,attack,rows", help="Which of clean,sparse,attack,rows to run.")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="groundloop-bench-"))
     console = Console()
     beir = load_split(args.dataset, "train")
@@ -91,24 +99,40 @@ def main() -> None:
     def on(run: dict, queries: list[str]) -> float:
         return evaluate({q: run.get(q, []) for q in queries}, {q: beir.qrels[q] for q in queries})["ndcg@10"]
 
-    table = Table("feedback claims", "odd nDCG@10 before", "after", "unshared before", "after", "Δ unshared",
-                  "seconds", title=f"Learning from feedback on SciFact ({len(odd)} odd claims, {len(unshared)} unshared)")
-    before_run = None
-    for limit in CURVE:
-        summary, run = simulate(data_dir, args.dataset, limit, data_dir / f"feedback-{limit or 'all'}.sqlite")
+    table = Table("people", "odd nDCG@10 before", "after", "of clean gain", "unshared Δ", "ranker",
+                  "targeted: clean → attacked", "attacker in others' top 3", "seconds",
+                  title=f"Learning from 40 simulated accounts on SciFact ({len(odd)} odd claims, {len(unshared)} unshared)")
+    before_run, runs, summaries = None, {}, {}
+    for name in [n for n in SCENARIOS if n in only]:
+        summary, run = simulate(data_dir, args.dataset, SCENARIOS[name], data_dir / f"feedback-{name}.sqlite")
+        summaries[name], runs[name] = summary, run
         if before_run is None:
             fusion = components.retriever(Settings(data_dir=data_dir),
                                           components.open_index(Settings(data_dir=data_dir), beir_collection(args.dataset)))
             before_run = {q: [d for d, _ in fusion.rank_documents(beir.queries[q], 100)] for q in odd}
-        unshared_before, unshared_after = on(before_run, unshared), on(run, unshared)
-        table.add_row(str(summary["feedback_queries"]), f"{summary['before']['ndcg@10']:.4f}",
-                      f"{summary['after']['ndcg@10']:.4f}", f"{unshared_before:.4f}", f"{unshared_after:.4f}",
-                      f"{unshared_after - unshared_before:+.4f}", f"{summary['seconds']:.0f}")
+        gain = summary["after"]["ndcg@10"] - summary["before"]["ndcg@10"]
+        clean_gain = summaries["clean"]["after"]["ndcg@10"] - summaries["clean"]["before"]["ndcg@10"] if "clean" in summaries else None
+        ranker = summary["ranker"]
+        attack = summary.get("attack")
+        targeted = ""
+        if attack and "clean" in runs:
+            targeted = f"{on(runs['clean'], attack['qids']):.4f} → {on(run, attack['qids']):.4f}"
+        elif attack:
+            targeted = f"{attack['ndcg_before']:.4f} → {attack['ndcg_after']:.4f} (before feedback)"
+        table.add_row(
+            name, f"{summary['before']['ndcg@10']:.4f}", f"{summary['after']['ndcg@10']:.4f}",
+            f"{gain / clean_gain:.0%}" if clean_gain else "", f"{on(run, unshared) - on(before_run, unshared):+.4f}",
+            "activated" if ranker["activated"] else f"refused: {ranker['refusal'] or 'not better'}",
+            targeted, f"{attack['entered_top3']} of {attack['claims']}" if attack else "", f"{summary['seconds']:.0f}",
+        )
+        console.print(json.dumps({"scenario": name, **{k: v for k, v in summary.items() if k != "attack"},
+                                  **({"attack": {k: v for k, v in attack.items() if k != "qids"}} if attack else {})}))
     console.print(table)
-    rows, seconds = retrain_time(Settings(data_dir=data_dir), args.dataset, args.rows)
-    console.print(f"retrain on {rows:,} feedback rows: {seconds:.1f} s (target ≤ 60 s)")
-    console.print("targets: after ≥ 0.86 on the odd half; unshared after ≥ before − 0.005; "
-                  "the whole simulate run (all claims) ≤ 15 minutes")
+    if "rows" in only:
+        rows, seconds = retrain_time(Settings(data_dir=data_dir), args.dataset, args.rows)
+        console.print(f"retrain on {rows:,} feedback rows: {seconds:.1f} s (target ≤ 60 s)")
+    console.print("targets: clean after ≥ 0.86; unshared Δ ≥ −0.005; sparse ≥ 70% of the clean gain; under attack the "
+                  "targeted claims lose ≤ 0.02 against clean, no top 3 entered, and no ranker activated on the attacker's gain")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from feedback.db import Database
-from feedback.models import ROLES, User
+from feedback.models import ROLES, Event, User
 from feedback.writing import NotFound, _log
 from retrieval.errors import GroundloopError
 
@@ -58,6 +58,30 @@ def set_export_opt_out(db: Database, *, identifier: str, opted_out: bool, actor_
         session.add(user)
         _log(session, actor_id=actor_id, action="export_opt_out" if opted_out else "export_opt_in", subject=user)
         return user
+
+
+def set_learning_excluded(db: Database, *, identifier: str, excluded: bool, actor_id: str | None = None) -> User:
+    """Keep the person's feedback stored but out of learning (or back in), from the next retrain on.
+
+    The audit event is the record: the newest ``learning_excluded`` / ``learning_included`` event
+    for a person says whether they count (``excluded_from_learning``).
+    """
+    with db.write() as session:
+        user = _user(session, identifier)
+        _log(session, actor_id=actor_id, action="learning_excluded" if excluded else "learning_included", subject=user)
+        return user
+
+
+def excluded_from_learning(db: Database) -> set[str]:
+    """Ids of the people whose feedback is kept out of learning now."""
+    with db.read() as session:
+        rows = session.exec(
+            select(Event.subject_id, Event.action)
+            .where(Event.action.in_(("learning_excluded", "learning_included")), Event.subject_type == "users")
+            .order_by(Event.id)
+        ).all()
+    newest = dict(rows)
+    return {user_id for user_id, action in newest.items() if action == "learning_excluded"}
 
 
 def authenticate(db: Database, *, identifier: str, password: str) -> User | None:

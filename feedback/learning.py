@@ -7,6 +7,11 @@ one only when it is clearly better (a bootstrap over the questions) and leaves q
 documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
 all judged questions, so the memory holds everything people said; the held-out score of the
 recipe is what the gate compares.
+
+Accounts, not rows, are what counts (``feedback.influence``): the memory weighs reviewers and
+agreement strongly and a lone account weakly and within its share; every choice and the held-out
+judgement weigh each question by its account's capped share; and a candidate whose held-out gain
+disappears without one account's questions is refused, with the reason.
 """
 
 import itertools
@@ -20,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from feedback.influence import TRUSTED, entries, question_owners, question_weights, vouched
 from feedback.training import Judged
 from retrieval.candidates import gather
 from retrieval.evaluation import scored as ranked
@@ -39,6 +45,8 @@ below 0.7 are mostly about different things. Half cosine, half shared terms tell
 STRENGTHS = (0.5, 1.0, 2.0, 4.0)
 REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
 """How close a question must be for documents rejected on a past one to be pushed down for it."""
+IMPLICIT_WEIGHTS = (0.0, 0.5, 1.0)
+"""How much opened sources lend the memory; the first (not at all) stays unless another is clearly better."""
 UNSEEN_TOLERANCE = 0.0
 """How much nDCG@10 a choice may cost judged questions about documents no other question confirmed."""
 CONFIDENCE, RESAMPLES = 0.95, 1000
@@ -64,10 +72,12 @@ class Outcome:
     active_ndcg: float
     counts: dict[str, int]
     choices: dict[str, object] = field(default_factory=dict)
+    refusal: str | None = None
+    """Why the candidate may not serve although it scored higher: its gain comes from one account alone."""
 
     @property
     def better(self) -> bool:
-        return self.held_out_ndcg > self.active_ndcg
+        return self.held_out_ndcg > self.active_ndcg and self.refusal is None
 
 
 def split(judged: list[Judged]) -> tuple[list[Judged], list[Judged]]:
@@ -76,26 +86,41 @@ def split(judged: list[Judged]) -> tuple[list[Judged], list[Judged]]:
     return judged[:cut], judged[cut:]
 
 
-def memory_of(retriever: HybridRetriever, judged: list[Judged]) -> FeedbackMemory:
+@dataclass
+class Encoded:
+    """Each judged question's embedding and terms, computed once."""
+
+    vectors: np.ndarray
+    terms: list[list[str]]
+
+
+def encode(retriever: HybridRetriever, judged: list[Judged]) -> Encoded:
     questions = [j.question for j in judged]
+    return Encoded(retriever.index.embeddings.encode_questions(questions), tokenize(questions))
+
+
+def memory_of(encoded: Encoded, judged: list[Judged], *, account_share: float = 1.0) -> FeedbackMemory:
+    """The memory of ``judged``: one entry per question and owner, weighed by ``feedback.influence``."""
+    made = entries(judged, account_share=account_share)
+    rows = np.array([e.question for e in made], dtype=np.int64)
     return FeedbackMemory(
-        retriever.index.embeddings.encode_questions(questions), [j.positives for j in judged],
-        [j.negatives for j in judged], tokenize(questions),
+        encoded.vectors[rows] if len(made) else encoded.vectors[:0], [e.positives for e in made],
+        [e.negatives for e in made], [encoded.terms[i] for i in rows], [e.owner for e in made],
+        np.array([e.weight for e in made], dtype=np.float32), rows, np.array([e.implicit for e in made], dtype=bool),
     )
 
 
 def prepare(
     retriever: HybridRetriever,
     judged: list[Judged],
-    memory: FeedbackMemory,
+    encoded: Encoded,
     *,
     also: Callable[[Judged, np.ndarray, list[str]], set[str]],
 ) -> list[Prepared]:
-    """Gather each question's candidates, plus the documents ``also`` names, and their features;
-    ``memory`` holds the questions' embeddings and terms (``memory_of(retriever, judged)``)."""
+    """Gather each question's candidates, plus the documents ``also`` names, and their features."""
     keyword = retriever.index.keyword()
     prepared = []
-    for item, vector, terms in zip(judged, memory.vectors, memory.terms):
+    for item, vector, terms in zip(judged, encoded.vectors, encoded.terms):
         wanted = also(item, vector, terms)
         found = gather(retriever.index, keyword, item.question, vector, terms, retriever.candidates, also=wanted)
         prepared.append(Prepared(item, found, features(found, keyword)))
@@ -116,39 +141,98 @@ def ndcgs(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> np.n
     return np.array([per_query[str(i)]["ndcg_cut_10"] if str(i) in per_query else np.nan for i in range(len(prepared))])
 
 
-def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> float:
-    scores = ndcgs(ranker_for, prepared)
-    return float(np.nanmean(scores)) if not np.isnan(scores).all() else 0.0
+def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared], weights: np.ndarray | None = None) -> float:
+    return mean(ndcgs(ranker_for, prepared), weights)
 
 
-def clearly_better(scores: np.ndarray, than: np.ndarray) -> bool:
-    """Higher on average in at least ``CONFIDENCE`` of bootstrap resamples of the questions: a choice
-    that wins on a few questions by luck keeps the simpler one."""
-    gains = (scores - than)[~np.isnan(than)]
-    if not len(gains) or gains.mean() <= 0:
+def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The ``weights``-weighted mean of the scores that are not NaN (0 when there are none)."""
+    known = ~np.isnan(scores)
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
+    if not known.any() or weights[known].sum() <= 0:
+        return 0.0
+    return float(np.average(scores[known], weights=weights[known]))
+
+
+def clearly_better(scores: np.ndarray, than: np.ndarray, weights: np.ndarray | None = None) -> bool:
+    """Higher on average in at least ``CONFIDENCE`` of bootstrap resamples of the questions (drawn in
+    proportion to their ``weights``): a choice that wins on a few questions by luck keeps the simpler one."""
+    known = ~np.isnan(than)
+    gains = (scores - than)[known]
+    p = None if weights is None else np.asarray(weights, dtype=float)[known]
+    if not len(gains) or (p is not None and p.sum() <= 0) or np.average(gains, weights=p) <= 0:
         return False
-    resamples = np.random.default_rng(0).integers(0, len(gains), (RESAMPLES, len(gains)))
+    p = None if p is None else p / p.sum()
+    resamples = np.random.default_rng(0).choice(len(gains), (RESAMPLES, len(gains)), p=p)
     return float(np.mean(gains[resamples].mean(axis=1) > 0)) >= CONFIDENCE
 
 
-def choose(options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray) -> object:
+def choose(
+    options: list, scores_of: Callable[[object], np.ndarray], unseen: np.ndarray, weights: np.ndarray | None = None,
+    owners: list[str] | None = None,
+) -> object:
     """The best on average of the first of ``options`` (the simpler or current one) and those clearly
-    better than it that leave the ``unseen`` questions (new topics) no worse on average."""
+    better than it that leave the ``unseen`` questions (new topics) no worse on average; each question
+    counts by its ``weights`` (its account's share), and no one of the ``owners`` of the questions
+    decides between two options alone."""
     scores = [scores_of(option) for option in options]
     base = scores[0]
     new_topics = ~np.isnan(base) & unseen
+    w = np.ones(len(base)) if weights is None else np.asarray(weights, dtype=float)
 
     def fair(score: np.ndarray) -> bool:
-        return not new_topics.any() or score[new_topics].mean() >= base[new_topics].mean() - UNSEEN_TOLERANCE
+        return not new_topics.any() or mean(score[new_topics], w[new_topics]) >= mean(base[new_topics], w[new_topics]) - UNSEEN_TOLERANCE
 
-    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base)]
-    return options[max(allowed, key=lambda i: np.nanmean(scores[i]))]
+    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w)]
+    return options[_best(allowed, scores, w, owners)]
 
 
-def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker) -> Outcome:
-    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on the newest 20%."""
+def _best(allowed: list[int], scores: list[np.ndarray], weights: np.ndarray, owners: list[str] | None) -> int:
+    """The allowed option best on average, unless one account's questions alone make it so: then the
+    best without that account's questions (the heaviest such account decides nothing)."""
+    best = max(allowed, key=lambda i: mean(scores[i], weights))
+    if not owners:
+        return best
+    totals: dict[str, float] = {}
+    for owner, weight in zip(owners, weights):
+        totals[owner] = totals.get(owner, 0.0) + weight
+    for account in sorted(set(totals) - {TRUSTED}, key=lambda a: -totals[a]):
+        others = np.array([owner != account for owner in owners])
+        if not others.any():
+            continue
+        without = max(allowed, key=lambda i: mean(scores[i][others], weights[others]))
+        if without != best and mean(scores[without][others], weights[others]) >= mean(scores[best][others], weights[others]):
+            return without  # without that account's questions, the other is at least as good
+    return best
+
+
+def lone_gain(candidate: np.ndarray, active: np.ndarray, owners: list[str], weights: np.ndarray) -> str | None:
+    """The account whose held-out questions alone make ``candidate`` better than ``active``: without
+    them (leave one account out) it is not; None when no one account carries the gain."""
+    if mean(candidate, weights) <= mean(active, weights):
+        return None
+    for account in sorted(set(owners) - {TRUSTED}):
+        others = np.array([owner != account for owner in owners])
+        if (~np.isnan(candidate[others])).any() and mean(candidate[others], weights[others]) <= mean(active[others], weights[others]):
+            return account
+        if not (~np.isnan(candidate[others])).any():
+            return account
+    return None
+
+
+def learn(
+    retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker, account_share: float = 1.0,
+    names: Callable[[str], str] = str,
+) -> Outcome:
+    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on the newest 20%.
+
+    ``account_share`` caps any one account's share of the memory and of every judgement; ``names``
+    turns an account id into the name a refusal shows."""
     train, held_out = split(judged)
-    memory = memory_of(retriever, judged)
+    encoded = encode(retriever, judged)
+    memory = memory_of(encoded, judged, account_share=account_share)
+    owners = question_owners(judged)
+    weights = question_weights(owners, account_share=account_share, trusted=vouched(judged))
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
 
     def worth_gathering(item: Judged, vector: np.ndarray, terms: list[str]) -> set[str]:
@@ -156,30 +240,47 @@ def learn(retriever: HybridRetriever, judged: list[Judged], *, version: str, act
                    for doc in memory.boosts(vector, terms, threshold=threshold, strength=1.0, mix=mix)}
         return set(item.labels) | reached | active.expand(vector, terms)
 
-    prepared = prepare(retriever, judged, memory, also=worth_gathering)
+    prepared = prepare(retriever, judged, encoded, also=worth_gathering)
     unseen = _unseen(prepared)
-    weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
-    weight = choose(weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen)
-    settings = _memory_settings(version, weight, memory, prepared, unseen)
+    dense_weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
+    weight = choose(dense_weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen, weights,
+                    owners)
+    settings = _memory_settings(version, weight, memory, prepared, unseen, weights, owners)
 
-    checks, older = prepared[len(train):], memory.first(len(train))
-    examples = _examples(prepared[: len(train)])
+    cut = len(train)
+    checks, older, held_weights = prepared[cut:], memory.first(cut), weights[cut:]
+    examples = _examples(prepared[:cut], memory)
     checked: dict[str, np.ndarray] = {}
 
     def on_checks(name: str) -> np.ndarray:
-        model = MODELS[name]().fit(*examples) if name != "fusion" else None
+        model = _fit(name, examples)
         checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, **settings), checks)
         return checked[name]
 
-    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[len(train):])
-    final_model = MODELS[best_model]().fit(*_examples(prepared)) if best_model != "fusion" else None
+    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
+                        owners[cut:])
+    final_model = _fit(best_model, _examples(prepared, memory))
+    active_scores = ndcgs(lambda _: active, checks)
+    alone = lone_gain(checked[best_model], active_scores, owners[cut:], held_weights) if checks else None
     return Outcome(
         ranker=LearnedRanker(version, weight, final_model, memory, **settings),
-        held_out_ndcg=float(np.nanmean(checked[best_model])) if checks else 0.0,
-        active_ndcg=ndcg(lambda _: active, checks),
-        counts={"questions": len(judged), "train": len(train), "held_out": len(held_out)},
+        held_out_ndcg=mean(checked[best_model], held_weights) if checks else 0.0,
+        active_ndcg=mean(active_scores, held_weights),
+        counts={"questions": len(judged), "train": len(train), "held_out": len(held_out),
+                "accounts": len(set(owners) - {TRUSTED}), "memory_entries": len(memory)},
         choices={"dense_weight": weight, **settings, "model": best_model},
+        refusal=f"its gain comes from one account alone ({names(alone)})" if alone else None,
     )
+
+
+def _fit(name: str, examples: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> object:
+    if name == "fusion" or examples is None:
+        return None
+    rows, labels, weights = examples
+    model = MODELS[name]()
+    if hasattr(model, "steps"):
+        return model.fit(rows, labels, **{f"{model.steps[-1][0]}__sample_weight": weights})
+    return model.fit(rows, labels, sample_weight=weights)
 
 
 def _unseen(prepared: list[Prepared]) -> np.ndarray:
@@ -192,26 +293,40 @@ def _unseen(prepared: list[Prepared]) -> np.ndarray:
 
 
 def _memory_settings(
-    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray
+    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray,
+    weights: np.ndarray, owners: list[str],
 ) -> dict[str, float]:
-    """Similarity, threshold and strength, then the reach of rejections, each measured on every judged
-    question with the memory of all the others."""
+    """Similarity, threshold and strength, then the reach of rejections, then how much opened sources
+    lend, each measured on every judged question with the memory of all the others."""
 
     def scores_of(settings: dict[str, float]) -> np.ndarray:
         return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, **settings, skip=i), prepared)
 
-    none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0}
-    options = [{"mix": m, "threshold": t, "strength": s} for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
-    reach = choose([none, *options], scores_of, unseen)
-    return choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen)
+    none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0, "implicit_weight": 0.0}
+    options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": 0.0}
+               for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
+    reach = choose([none, *options], scores_of, unseen, weights, owners)
+    reach = choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
+                   owners)
+    if not memory.implicit.any() or reach["strength"] == 0:
+        return reach
+    return choose([{**reach, "implicit_weight": w} for w in IMPLICIT_WEIGHTS], scores_of, unseen, weights, owners)
 
 
-def _examples(prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Candidate rows labelled by their document: judged relevant 1; judged not, or unjudged, 0."""
-    rows, labels = [], []
-    for item in prepared:
+def _examples(prepared: list[Prepared], memory: FeedbackMemory) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Candidate rows labelled by their document: judged relevant 1; judged not, or unjudged, 0; each
+    question's rows weigh what its heaviest explicit memory entry does (its account's share)."""
+    heaviest: dict[int, float] = {}
+    for question, entry_weight, implicit in zip(memory.questions, memory.weights, memory.implicit):
+        if not implicit:
+            heaviest[int(question)] = max(heaviest.get(int(question), 0.0), float(entry_weight))
+    rows, labels, weights = [], [], []
+    for i, item in enumerate(prepared):
+        if not item.judged.labels:
+            continue
         rows.append(item.matrix)
         labels += [int(item.judged.labels.get(doc_id, 0.0) > 0) for doc_id in item.candidates.doc_ids]
-    if not rows or len(set(labels)) < 2:
+        weights += [heaviest.get(i, 0.0)] * len(item.candidates)
+    if not rows or len(set(labels)) < 2 or not any(weights):
         return None
-    return np.vstack(rows), np.array(labels)
+    return np.vstack(rows), np.array(labels), np.array(weights)

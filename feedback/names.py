@@ -5,3 +5,5 @@ ROLES = ("user", "reviewer", "admin")
 SCOPES = ("ask", "feedback", "export")
 FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
 FEEDBACK_ACTIONS = ("thumb", "thumb_deleted", "comment", "source_mark", "correction", "review")
+ACCOUNT_SHARE = 0.1
+"""The default cap on one account's share of what a retrain learns (``GROUNDLOOP_LEARNING_ACCOUNT_SHARE``)."""

@@ -52,6 +52,28 @@ def record_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int,
         return _mark(session, answer_id=answer_id, user_id=user_id, rank=rank, relevant=relevant)
 
 
+def record_source_open(db: Database, *, answer_id: str, user_id: str, rank: int) -> Feedback:
+    """The person opened the source shown as [rank]: a weak, position-aware hint (see ``feedback.training``).
+
+    One row per person, answer and source; opening it again only moves ``updated_at``.
+    """
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
+        if citation is None:
+            raise NotFound(f"The answer has no source [{rank}].")
+        row = session.exec(
+            select(Feedback).where(Feedback.answer_id == answer_id, Feedback.user_id == user_id,
+                                   Feedback.kind == "source_open", Feedback.citation_id == citation.id)
+        ).first() or Feedback(answer_id=answer_id, user_id=user_id, kind="source_open", citation_id=citation.id,
+                              value=1, doc_ids=[citation.doc_id])
+        row.updated_at = now()
+        session.add(row)
+        session.flush()
+        _log(session, actor_id=user_id, action="source_open", subject=row, answer_id=answer_id,
+             doc_id=citation.doc_id, rank=rank)
+        return row
+
 
 def record_correction(
     db: Database, *, answer_id: str, user_id: str, text: str, ranks: Iterable[int] = ()

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedback import ranker_versions, stamps
+from feedback import accounts, ranker_versions, stamps
 from feedback.db import Database, DatabaseUnavailable
+from feedback.names import ACCOUNT_SHARE
 from feedback.training import judged_questions
 from retrieval.errors import GroundloopError
 from retrieval.ranking import Ranker
@@ -32,6 +33,8 @@ class RetrainReport:
     seconds: float
     counts: dict = field(default_factory=dict)
     choices: dict = field(default_factory=dict)
+    refusal: str | None = None
+    """Why a candidate that scored higher was still not activated."""
 
 
 class ActiveRanker:
@@ -87,9 +90,11 @@ def named_ranker(db: Database, version: str) -> Ranker:
 
 
 def retrain(
-    db: Database, retriever: HybridRetriever, rankers_dir: Path, *, active: Ranker, dry_run: bool = False, force: bool = False
+    db: Database, retriever: HybridRetriever, rankers_dir: Path, *, active: Ranker, dry_run: bool = False,
+    force: bool = False, account_share: float = ACCOUNT_SHARE,
 ) -> RetrainReport:
-    """Learn a candidate from all feedback; it serves only if it beats ``active`` on held-out feedback (or ``force``)."""
+    """Learn a candidate from all feedback; it serves only if it beats ``active`` on held-out feedback,
+    weighed by account, and its gain is not one account's alone (or ``force``)."""
     from feedback.learning import learn
     from retrieval import ranker_files
 
@@ -98,7 +103,9 @@ def retrain(
     if len(judged) < 2:
         raise GroundloopError(f"Not enough feedback to learn from yet: {len(judged)} judged questions, 2 or more needed.")
     version = f"v{ranker_versions.ranker_count(db) + 1}"
-    outcome = learn(retriever, judged, version=version, active=active)
+    names = {user.id: user.identifier for user in accounts.list_users(db)}
+    outcome = learn(retriever, judged, version=version, active=active, account_share=account_share,
+                    names=lambda user_id: names.get(user_id, user_id))
     activated = (outcome.better or force) and not dry_run
     if not dry_run:
         path = rankers_dir / version
@@ -109,7 +116,8 @@ def retrain(
             path=str(path.resolve()),
             active=activated,
             metrics={"held_out_ndcg@10": outcome.held_out_ndcg, "active_ndcg@10": outcome.active_ndcg,
-                     "compared_with": active.version, **outcome.choices},
+                     "compared_with": active.version, **outcome.choices,
+                     **({"refusal": outcome.refusal} if outcome.refusal else {})},
             counts=outcome.counts,
         )
     return RetrainReport(
@@ -122,4 +130,5 @@ def retrain(
         seconds=time.perf_counter() - started,
         counts=outcome.counts,
         choices=outcome.choices,
+        refusal=outcome.refusal,
     )

@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import select
 
+from feedback.accounts import excluded_from_learning
 from feedback.db import Database
-from feedback.models import Answer, Feedback
+from feedback.models import Answer, Feedback, User
 from feedback.models import RankerVersion as RankerRow
+from feedback.training import judged_questions
 
 FEEDBACK_KINDS = ("thumb_up", "thumb_down", "comment", "source_relevant", "source_not_relevant", "correction")
 
@@ -97,6 +99,75 @@ def daily(db: Database, *, days: int, today: date | None = None) -> list[Day]:
         Day(day, {kind: given[day, kind] for kind in FEEDBACK_KINDS}, answered[day], flagged[day])
         for day in (first + timedelta(days=n) for n in range(days))
     ]
+
+
+@dataclass(frozen=True)
+class AccountFigures:
+    """How much one account said, and how often others who judged the same thing said otherwise."""
+
+    identifier: str
+    role: str
+    feedback: int
+    """Feedback rows of every kind (opens included)."""
+    share: float
+    """Of all feedback rows."""
+    questions: int
+    """Judged questions it voted on."""
+    against_reviewers: int
+    with_reviewers: int
+    """Votes on a question and document a reviewer also judged: against, and compared in all."""
+    against_others: int
+    with_others: int
+    """Votes on a question and document other accounts also judged: against their sum, and compared."""
+    excluded: bool
+
+    @property
+    def reviewer_disagreement(self) -> float | None:
+        return self.against_reviewers / self.with_reviewers if self.with_reviewers else None
+
+    @property
+    def other_disagreement(self) -> float | None:
+        return self.against_others / self.with_others if self.with_others else None
+
+
+def account_figures(db: Database, *, by: str = "volume") -> list[AccountFigures]:
+    """Every account that gave feedback, by volume (most first) or by ``disagreement`` (with
+    reviewers, then with other accounts; most first)."""
+    if by not in ("volume", "disagreement"):
+        raise ValueError(f"Unknown order '{by}': use volume or disagreement.")
+    with db.read() as session:
+        counts = dict(session.exec(select(Feedback.user_id, func.count()).group_by(Feedback.user_id)).all())
+        users = {user.id: user for user in session.exec(select(User))}
+    tallies: dict[str, list[int]] = {user_id: [0, 0, 0, 0, 0] for user_id in counts}
+    for item in judged_questions(db, everyone=True):
+        voted: set[str] = set()
+        for votes in item.votes.values():
+            reviewed = sum(v for a, v in votes.items() if a in item.reviewers)
+            for account, vote in votes.items():
+                tally = tallies.setdefault(account, [0, 0, 0, 0, 0])
+                voted.add(account)
+                if account in item.reviewers:
+                    continue
+                if reviewed:
+                    tally[0] += vote * reviewed < 0
+                    tally[1] += 1
+                others = sum(v for a, v in votes.items() if a != account and a not in item.reviewers)
+                if others:
+                    tally[2] += vote * others < 0
+                    tally[3] += 1
+        for account in voted:
+            tallies[account][4] += 1
+    total = sum(counts.values()) or 1
+    excluded = excluded_from_learning(db)
+    figures = [
+        AccountFigures(users[a].identifier if a in users else a, users[a].role if a in users else "",
+                       counts.get(a, 0), counts.get(a, 0) / total, t[4], t[0], t[1], t[2], t[3], a in excluded)
+        for a, t in tallies.items()
+    ]
+    if by == "volume":
+        return sorted(figures, key=lambda f: (-f.feedback, f.identifier))
+    return sorted(figures, key=lambda f: (-(f.reviewer_disagreement or 0), -(f.other_disagreement or 0),
+                                          -f.feedback, f.identifier))
 
 
 model_versions_by_status = ranker_versions_by_status  # the older name

@@ -20,6 +20,7 @@ from langchain_core.indexing import index as langchain_index
 from retrieval.chunking import chunk_id
 from retrieval.errors import IndexUnavailable
 from retrieval.keyword import KeywordIndex
+from retrieval.sentences import Passage, SentenceStore
 
 REVISION = "groundloop_revision"
 _PAGE = 2000
@@ -87,7 +88,9 @@ class HybridIndex:
         embeddings: Embeddings,
         keyword_dir: Path,
         records_url: str,
+        sentences_dir: Path | None = None,
     ) -> None:
+        """``sentences_dir`` holds each collection's sentence vectors (default: ``sentences`` beside ``keyword_dir``)."""
         self.embeddings = embeddings
         self.client = client
         self.name = collection
@@ -105,6 +108,7 @@ class HybridIndex:
         self.records.create_schema()
         self.keyword_dir = keyword_dir / collection
         self._keyword: KeywordIndex | None = None
+        self.sentences = SentenceStore((sentences_dir or keyword_dir.with_name("sentences")) / collection, self._encode_one_chunk)
 
     @_reaching_chroma
     def count(self) -> int:
@@ -127,6 +131,7 @@ class HybridIndex:
         )
         if result["num_added"] or result["num_deleted"] or result["num_updated"]:
             self.collection.modify(metadata={REVISION: uuid.uuid4().hex})
+            self.sync_sentences()
         return Changes(added=result["num_added"], skipped=result["num_skipped"], replaced=result["num_deleted"])
 
     @_reaching_chroma
@@ -148,6 +153,24 @@ class HybridIndex:
                 saved.save(self.keyword_dir)
             self._keyword = saved
         return self._keyword
+
+    def sync_sentences(self) -> None:
+        """Sentence vectors for every chunk of the current revision (new chunks embedded, removed ones dropped,
+        a missing file rebuilt): at ingest and when a server starts, never while a question waits."""
+        keyword = self.keyword()
+        self.sentences.sync(
+            keyword.revision, keyword.ids, lambda ids: {chunk.id: chunk.text for chunk in self.chunks(ids)}
+        )
+
+    def passages(self, chunks: list[tuple[str | None, str]]) -> list[Passage]:
+        """The sentences and instructions of (chunk id, text) pairs with their vectors, read from the store;
+        a chunk the store has not seen yet (another process ingested it a moment ago) is embedded once and kept."""
+        revision = self._keyword.revision if self._keyword is not None else self.revision()
+        self.sentences.adopt(revision)
+        return self.sentences.passages(chunks)
+
+    def _encode_one_chunk(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embeddings.encode(texts, threads=1), dtype=np.float32)
 
     def all_chunks(self) -> Iterator[Chunk]:
         for offset in range(0, self.count(), _PAGE):

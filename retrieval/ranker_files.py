@@ -33,11 +33,15 @@ def save(ranker: LearnedRanker, folder: Path) -> None:
         "positives": ranker.memory.positives,
         "negatives": ranker.memory.negatives,
         "terms": ranker.memory.terms,
+        "owners": ranker.memory.owners,
+        "implicit_weight": ranker.implicit_weight,
         "has_model": ranker.model is not None,
         "libraries": {name: version(name) for name in ("scikit-learn", "numpy", "skops")},
     }
     (staging / "ranker.json").write_text(json.dumps(params))
-    np.savez(staging / "memory.npz", vectors=ranker.memory.vectors.astype(np.float32))
+    memory = ranker.memory
+    np.savez(staging / "memory.npz", vectors=memory.vectors.astype(np.float32), weights=memory.weights,
+             questions=memory.questions, implicit=memory.implicit)
     if ranker.model is not None:
         sio.dump(ranker.model, staging / "model.skops")
     shutil.rmtree(folder, ignore_errors=True)
@@ -49,6 +53,7 @@ def load(folder: Path) -> LearnedRanker:
     params = json.loads((folder / "ranker.json").read_text())
     with np.load(folder / "memory.npz", allow_pickle=False) as arrays:
         vectors = arrays["vectors"]
+        extra = {name: arrays[name] for name in ("weights", "questions", "implicit") if name in arrays}
     model = None
     if params["has_model"]:
         path = folder / "model.skops"
@@ -61,9 +66,11 @@ def load(folder: Path) -> LearnedRanker:
         version=params["version"],
         dense_weight=params["dense_weight"],
         model=model,
-        memory=FeedbackMemory(vectors, params["positives"], params["negatives"], params.get("terms", [])),
+        memory=FeedbackMemory(vectors, params["positives"], params["negatives"], params.get("terms", []),
+                              params.get("owners", []), **extra),
         threshold=params["threshold"],
         strength=params["strength"],
         reject_threshold=params.get("reject_threshold", SAME_QUESTION),
         mix=params.get("mix", 1.0),
+        implicit_weight=params.get("implicit_weight", 1.0),
     )

@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
-from retrieval.memory import SAME_QUESTION, FeedbackMemory
+from retrieval.memory import GUARDED, SAME_QUESTION, FeedbackMemory
 
 
 @runtime_checkable
@@ -94,15 +94,19 @@ class LearnedRanker:
     reject_threshold: float = SAME_QUESTION
     mix: float = 1.0
     """The share of embedding cosine in the memory's question similarity; the rest is shared terms."""
+    implicit_weight: float = 1.0
+    """How much the memory's entries made from opened sources lend (0: opens are not used)."""
     skip: int | None = None
     """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
     def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
-        """The memory's boost per document for a question with this embedding and these terms."""
-        return self.memory.boosts(
+        """The memory's boost per document for a question with this embedding and these terms (a
+        ``Boosts``, which also knows the documents one account alone vouched for)."""
+        given, lone = self.memory.support(
             vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
-            reject_threshold=self.reject_threshold, skip=self.skip,
+            reject_threshold=self.reject_threshold, skip=self.skip, implicit_weight=self.implicit_weight,
         )
+        return Boosts(given, lone=lone)
 
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
         return {doc_id for doc_id, boost in self.boosts(vector, terms).items() if boost > 0}
@@ -116,4 +120,34 @@ class LearnedRanker:
             boosts = self.boosts(candidates.vector, candidates.terms)
         if not boosts:
             return base
-        return base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        scores = base + np.array([boosts.get(doc_id, 0.0) for doc_id in candidates.doc_ids], dtype=np.float32)
+        lone = getattr(boosts, "lone", set())
+        return guard_top(scores, base, candidates.doc_ids, boosts, lone) if lone else scores
+
+
+class Boosts(dict):
+    """Per document, the memory's boost; ``lone``: those whose boost one account alone gave."""
+
+    def __init__(self, given: dict[str, float], *, lone: set[str]) -> None:
+        super().__init__(given)
+        self.lone = lone
+
+
+def guard_top(
+    scores: np.ndarray, base: np.ndarray, doc_ids: list[str], boosts: dict[str, float], lone: set[str]
+) -> np.ndarray:
+    """``scores`` with every ``lone`` document kept out of the first ``GUARDED`` documents unless it
+    is there without its lone boost: one account alone cannot put a document in front of others."""
+    without = scores - np.array([boosts[d] if d in lone else 0.0 for d in doc_ids], dtype=np.float32)
+    best: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, without):
+        best[doc_id] = max(best.get(doc_id, -np.inf), float(score))
+    first = set(sorted(best, key=best.get, reverse=True)[:GUARDED])
+    now: dict[str, float] = {}
+    for doc_id, score in zip(doc_ids, scores):
+        if doc_id in first:
+            now[doc_id] = max(now.get(doc_id, -np.inf), float(score))
+    limit = min(now.values())
+    ceiling = np.nextafter(np.float32(limit), np.float32(-np.inf))
+    held = np.array([d in lone and d not in first for d in doc_ids])
+    return np.where(held, np.minimum(scores, ceiling), scores).astype(np.float32)

@@ -57,3 +57,60 @@ def sentences(text: str) -> list[str]:
         else:
             blocks[-1].append(line.strip())
     return [part.strip() for block in blocks if block for part in _SENTENCE_BREAK.split(" ".join(block)) if part.strip()]
+
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)")
+
+
+def code_blocks(text: str) -> list[str]:
+    """The contents of the fenced code blocks of ``text``, in order (what ``sentences`` leaves out)."""
+    blocks, current, fence = [], [], None
+    for line in text.split("\n"):
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            fence, current = opening.group(1)[0] * 3, []
+        elif fence is not None and line.strip().startswith(fence):
+            if any(part.strip() for part in current):
+                blocks.append("\n".join(current).strip("\n"))
+            fence = None
+        elif fence is not None:
+            current.append(line)
+    return blocks
+
+
+def instructions(text: str) -> list[str]:
+    """What a reader would copy from ``text``: each fenced code block whole, or, when every line of a block
+    runs the same program (``groundloop users add …``, ``groundloop users list``), each command alone.
+
+    A line ending in ``\\`` goes on with the next, and so does an indented line.
+    """
+    found = []
+    for block in code_blocks(text):
+        commands: list[str] = []
+        for line in block.split("\n"):
+            if commands and (commands[-1].endswith("\\") or line[:1].isspace()):
+                commands[-1] += "\n" + line
+            elif line.strip():
+                commands.append(line)
+        programs = {command.split()[0] for command in commands if command.split()}
+        alike = len(commands) > 1 and len(programs) == 1 and not commands[0].lstrip().startswith(("{", "[", "#"))
+        found += commands if alike else [block]
+    return found
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
+_ARGUMENT = re.compile(r"^[-\[#\"'<$({]")
+
+
+def words_of(instruction: str, *, longest: int = 200) -> list[str]:
+    """What a short command does, in words: the words of its program and subcommands, before its first
+    option or argument (``groundloop models rollback``, not ``--force``), lower-cased, three letters or
+    more; none for a long instruction (a block of code)."""
+    if len(instruction) > longest:
+        return []
+    head = []
+    for token in instruction.split():
+        if _ARGUMENT.match(token) or (head and ("/" in token or "=" in token or "." in token)):
+            break
+        head.append(token)
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(" ".join(head)) if len(word) >= 3))

@@ -46,6 +46,8 @@ class OpenAIStub:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.requests: list[dict] = []
         self.delay = 0.0
+        self.token_delay = 0.0
+        """Seconds between streamed pieces: a model that writes slowly, so a client can be seen streaming."""
         self.fail_with: int | None = None
         self._queue: collections.deque[str] = collections.deque()
         self._reply_fn: Callable[[dict], str] | None = None
@@ -105,6 +107,8 @@ class OpenAIStub:
         async def events():
             yield chunk({"role": "assistant", "content": ""})
             for word in re.findall(r"\S+\s*|\s+", text):  # pieces join back to exactly ``text``
+                if self.token_delay:
+                    await asyncio.sleep(self.token_delay)
                 yield chunk({"content": word})
             yield chunk({}, "stop")
             if with_usage:  # as OpenAI does: one last chunk with no choices, only usage

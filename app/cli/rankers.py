@@ -47,8 +47,9 @@ def _retrain_once(root, *, dry_run: bool, force: bool) -> None:
     active = root.rankers()
     with err.status("Learning from feedback…"):
         report = registry.retrain(root.database, root.retriever(), root.settings.rankers_dir, active=active,
-                                  dry_run=dry_run, force=force)
-    verdict = "activated" if report.activated else ("dry run: nothing saved" if dry_run else "not activated: not better")
+                                  dry_run=dry_run, force=force, account_share=root.settings.learning_account_share)
+    refused = f"not activated: {report.refusal}" if report.refusal else "not activated: not better"
+    verdict = "activated" if report.activated else ("dry run: nothing saved" if dry_run else refused)
     out.print(
         f"{report.version}: held-out nDCG@10 {report.held_out_ndcg:.4f} vs {report.active_version} "
         f"{report.active_ndcg:.4f} on {report.counts['held_out']} newest of {report.counts['questions']} judged "

@@ -207,7 +207,7 @@ def test_feedback_refusals_save_nothing(client, key, db):
          f"The answer has no source [{shown + 1}]."),
         (answer_id, {"correction": {"text": "x", "sources": [shown + 2]}}, headers, 404,
          f"The answer has no source [{shown + 2}]."),
-        (answer_id, {}, headers, 422, "Send a thumb, a comment, source marks or a correction."),
+        (answer_id, {}, headers, 422, "Send a thumb, a comment, source marks, a correction or opened sources."),
         (answer_id, {"correction": {"text": "   "}}, headers, 422, "The correction is empty."),
     ]
     for target, body, who, status, detail in cases:

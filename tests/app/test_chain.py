@@ -110,7 +110,7 @@ def test_model_failing_mid_answer_restarts_with_the_offline_answer(indexed) -> N
     class Breaks:
         name = "breaks"
 
-        def stream(self, question, sources, *, vector=None):
+        def stream(self, question, sources, *, vector=None, focus=None):
             yield "Partial "
             raise TimeoutError
 
