@@ -122,4 +122,4 @@ def test_every_command_with_the_database_down_prints_one_line(tmp_path):
                               capture_output=True, text=True, timeout=120)
         lines = (done.stdout + done.stderr).strip().splitlines()
         assert done.returncode == 1 and len(lines) == 1, (command, lines[-3:])
-        assert lines[0].startswith("error: The feedback database cannot be reached: "), lines
+        assert lines[0].startswith("error: The feedback database cannot be reached"), lines
