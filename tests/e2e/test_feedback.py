@@ -261,7 +261,7 @@ def test_feedback_from_the_cards_is_checked(feedback_server: Server, feedback_db
     assert socket.act(alice, "correction", {**step, "text": CORRECTION, "ranks": [9]}) == {
         "ok": False, "error": "The answer has no source [9]."}
     assert socket.act(alice, "correction", {**step, "text": "  ", "ranks": []}) == {
-        "ok": False, "error": "The correction is empty. Type what the answer should say."}
+        "ok": False, "error": "The correction is empty."}
     assert socket.act(alice, "correction", {**step, "text": "x" * 10_001})["error"].startswith("The correction is too long")
     assert socket.act(alice, "source_mark", {**step, "rank": "1", "relevant": True})["ok"] is False
     assert socket.act(alice, "thumb", {**step, "value": 5})["ok"] is False
