@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import openai
 from langchain_core.documents import Document
@@ -172,6 +173,7 @@ class Chain:
                 n=n, doc_id=chunk.metadata["doc_id"], title=chunk.metadata.get("title", ""),
                 source=chunk.metadata.get("source", ""), text=chunk.text, score=match.similarity,
                 similarity=match.similarity, rank=n, chunk_id=chunk.id, cited=True,
+                path=shown_path(chunk.metadata),
             )
             for n, chunk in enumerate(firsts, start=1)
         ]
@@ -195,6 +197,7 @@ def _citations(sources: list[Document], answer: str) -> list[Citation]:
             rank=s.metadata["rank"],
             chunk_id=s.metadata["chunk_id"],
             cited=n in cited,
+            path=shown_path(s.metadata),
         )
         for n, s in enumerate(sources, start=1)
     ]
@@ -206,3 +209,12 @@ def _why(error: Exception) -> str:
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}"
     return "could not connect"
+
+
+def shown_path(metadata: dict) -> str:
+    """Where a chunk came from, as people know it: its path in the folder ingested; for chunks indexed
+    before that was kept, the file's name (a URL stays as it is)."""
+    if metadata.get("path"):
+        return str(metadata["path"])
+    source = str(metadata.get("source") or "")
+    return source if "://" in source else PurePath(source).name

@@ -1,26 +1,29 @@
-"""Chainlit handlers: sign-in, the streamed answer with its sources as [n] elements and the check's
-warning, and what people say about an answer. Thumbs and comments are Chainlit's own buttons (they
-reach the tables through the data layer); marking a source and suggesting a correction are actions
-on the answer, which ask their questions in the chat.
+"""Chainlit handlers: sign-in, the streamed answer with its sources, and what people say about it.
+
+Under each answer one custom element (``public/elements/AnswerFeedback.jsx``) shows the sources as
+cards and takes the person's thumb, comment, source marks and correction in place: each is an action
+that this module answers with a small dict (``{"ok": true, …}`` or ``{"ok": false, "error": …}``)
+and never with a chat message. The [n] in the answer still open the source beside the chat.
 """
 
 import asyncio
 import logging
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import chainlit as cl
+from chainlit.config import config as chainlit_config
 from chainlit.types import ThreadDict
 
 from app import answering, runtime
 from app.chain import Citation, ChainResult, Restart, Token
-from app.markdown import EscapingStream, escape
+from app.markdown import EscapingStream, escape, safe_markdown
 from app.rendering import render
+from app.starters import starter_questions
 from feedback import accounts, answer_log, chat_history, opinions, policy, sessions
 from feedback.datalayer import GroundloopDataLayer
 from feedback.db import Database
 from feedback.models import Answer
-from feedback.models import Citation as ShownSource
 from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
 from retrieval.text import shorten
@@ -28,10 +31,11 @@ from retrieval.text import shorten
 log = logging.getLogger(__name__)
 FAILED = "Something went wrong while answering. Please try again; if it keeps happening, tell an administrator."
 NOT_SAVED = "This answer could not be saved, so it cannot be rated, marked or corrected. {error}"
-MARK, CORRECT = "mark_source", "suggest_correction"
-ASK_SECONDS = 300  # how long a question the chat asks (which source? what should it say?) waits
-TRIES = 3  # bad replies to such a question before the chat gives up asking
-TITLE_CHARS = 40  # of a source's title on a button
+SOMETHING_WRONG = "Something went wrong; nothing was saved. If it keeps happening, tell an administrator."
+ELEMENT = "AnswerFeedback"  # public/elements/AnswerFeedback.jsx
+THUMB, COMMENT, MARK, OPEN, CORRECT = "thumb", "comment", "source_mark", "source_open", "correction"
+PREVIEW_CHARS = 160  # of a source's first lines, on its card
+ECHO_CHARS = 200  # of a question too long to answer, shown where it was asked
 
 
 def database() -> Database:
@@ -57,6 +61,43 @@ async def sign_in(username: str, password: str) -> cl.User | None:
     return cl.User(identifier=user.identifier, metadata={"role": user.role, sessions.TOKEN_KEY: user.session_version})
 
 
+@cl.set_starters
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    """A few first questions, made from the titles of the largest indexed documents."""
+    try:
+        made = await asyncio.to_thread(starter_questions, runtime.index())
+    except Exception as error:  # an empty or unreachable index: the chat still opens, without suggestions
+        log.warning("no starter questions: %s", error)
+        return []
+    return [cl.Starter(label=label, message=question) for label, question in made]
+
+
+def answered_by() -> str:
+    """The line under the message box: what answers here, so nobody mistakes quotes for a model's words."""
+    settings = runtime.settings()
+    if settings.llm_base_url and settings.llm_model:
+        return (f"Answers are written by the model {settings.llm_model} from your documents, with their "
+                "sources; check them before relying on them.")
+    return "Answers are quoted from your documents by groundloop's offline answerer, with their sources."
+
+
+def _with_our_footer(load: Callable[..., dict]) -> Callable[..., dict]:
+    """Chainlit's translations are files; the footer's text depends on the settings, so it is set here."""
+
+    def load_translation(self, language: str) -> dict:
+        translation = load(self, language)
+        translation.setdefault("chat", {})["watermark"] = answered_by()
+        return translation
+
+    load_translation.groundloop = True
+    return load_translation
+
+
+_Config = type(chainlit_config)
+if not getattr(_Config.load_translation, "groundloop", False):
+    _Config.load_translation = _with_our_footer(_Config.load_translation)
+
+
 @cl.on_chat_start
 async def start() -> None:
     cl.user_session.set("history", [])
@@ -64,28 +105,47 @@ async def start() -> None:
 
 @cl.on_chat_resume
 async def resume(thread: ThreadDict) -> None:
-    """Follow-ups are condensed against the thread's earlier questions; its answers get their
-    actions back (Chainlit does not store actions)."""
-    shown = {step["id"] for step in thread.get("steps", [])}
+    """Follow-ups are condensed against the thread's earlier questions; each answer's cards show again
+    what the person said about it (read from the tables, not from what the page last stored)."""
+    _close_sources_once_shown(cl.context.emitter)
     try:
         answers = await asyncio.to_thread(chat_history.answers_in_thread, database(), thread_id=thread["id"])
-        sources = {a.id: await asyncio.to_thread(answer_log.citations_of, database(), answer_id=a.id) for a in answers}
+        user_id = _signed_in_id()
+        said = await asyncio.to_thread(opinions.my_feedback, database(), answer_ids=[a.id for a in answers],
+                                       user_id=user_id)
     except GroundloopError as error:
         log.warning("resuming thread %s without its answers: %s", thread["id"], error)
-        answers, sources = [], {}
+        answers, said = [], {}
     cl.user_session.set("history", [a.standalone_question for a in answers])
-    for answer in answers:
-        if answer.step_id in shown:
-            for action in _actions(answer.step_id, with_sources=bool(sources[answer.id])):
-                await action.send(for_id=answer.step_id)
+    by_step = {a.step_id: a for a in answers if a.step_id}
+    for element in thread.get("elements") or []:  # Chainlit sends the thread to the page after this hook
+        answer = by_step.get(element.get("forId"))
+        if element.get("type") == "custom" and element.get("name") == ELEMENT and answer is not None:
+            element["props"] = {**(element.get("props") or {}), **_said(said.get(answer.id))}
+
+
+def _close_sources_once_shown(emitter: Any) -> None:
+    """Chainlit sends the resumed thread after this hook, and the page then opens every source beside
+    the chat; this session's emitter closes them right after, as nobody clicked one yet."""
+    send_thread = emitter.resume_thread
+
+    async def resume_thread(thread: ThreadDict) -> None:
+        await send_thread(thread)
+        await emitter.emit("set_sidebar_elements", {"elements": [], "key": None})
+
+    emitter.resume_thread = resume_thread
 
 
 @cl.on_message
 async def answer(message: cl.Message) -> None:
     history: list[str] = cl.user_session.get("history") or []
+    question = message.content
+    if len(question) > runtime.settings().max_question_chars:  # refused below; shown only by its start
+        message.content = shorten(question, ECHO_CHARS)
+        await message.update()
     reply, escaping, result = cl.Message(content=""), EscapingStream(), None
     try:
-        async for event in _in_thread(runtime.chain().stream(message.content, history)):
+        async for event in _in_thread(runtime.chain().stream(question, history)):
             if isinstance(event, Token):
                 await reply.stream_token(escaping.feed(event.text))
             elif isinstance(event, Restart):
@@ -106,24 +166,24 @@ async def answer(message: cl.Message) -> None:
     await cl.ElementSidebar.set_elements([])  # Chainlit 2.12 opens every source at once; [n] opens one
     history.append(result.standalone_question)
     cl.user_session.set("history", history)
-    await _remember(reply, result)
+    saved = await _remember(reply, result)
+    await cl.CustomElement(name=ELEMENT, props=_props(reply.id, result, saved=saved), display="inline").send(
+        for_id=reply.id)
 
 
-async def _remember(reply: cl.Message, result: ChainResult) -> None:
-    """Store the answer exactly as shown, then offer the actions that give feedback on it."""
+async def _remember(reply: cl.Message, result: ChainResult) -> bool:
+    """Store the answer exactly as shown; say so when it could not be (it then cannot be rated)."""
     session = cl.context.session
     try:
         user_id = _signed_in_id()
         await asyncio.to_thread(_record, thread_id=session.thread_id, user_id=user_id, step_id=reply.id, result=result)
+        return True
     except GroundloopError as error:
         await _say(NOT_SAVED.format(error=error))
-        return
     except Exception:
         log.exception("saving the answer failed")
         await _say(NOT_SAVED.format(error="If it keeps happening, tell an administrator."))
-        return
-    for action in _actions(reply.id, with_sources=bool(result.citations)):
-        await action.send(for_id=reply.id)
+    return False
 
 
 def _record(*, thread_id: str, user_id: str, step_id: str, result: ChainResult) -> Answer:
@@ -132,90 +192,128 @@ def _record(*, thread_id: str, user_id: str, step_id: str, result: ChainResult) 
     return answering.record(db, result, user_id=user_id, thread_id=thread_id, step_id=step_id)
 
 
-def _actions(step_id: str, *, with_sources: bool) -> list[cl.Action]:
-    payload = {"step_id": step_id}
-    actions = [cl.Action(name=CORRECT, payload=payload, label="Suggest a correction", icon="pencil",
-                         tooltip="Say what the answer should have said, and which sources show it")]
-    if with_sources:
-        actions.insert(0, cl.Action(name=MARK, payload=payload, label="Mark a source", icon="list-checks",
-                                    tooltip="Say whether one of the sources was relevant to the question"))
-    return actions
+def _props(step_id: str, result: ChainResult, *, saved: bool) -> dict:
+    """What the cards under an answer show: its sources, and (empty at first) what the person said."""
+    return {
+        "step_id": step_id,
+        "saved": saved,
+        "sources": [
+            {"n": c.n, "title": c.title or "Untitled", "path": c.path, "preview": _preview(c.text),
+             "text": safe_markdown(c.text)}
+            for c in result.citations
+        ],
+        **_said(None),
+    }
 
 
-@cl.action_callback(MARK)
-async def mark_source(action: cl.Action) -> None:
-    await _reply_to(_mark_source(action))
+def _said(said: dict | None) -> dict:
+    said = said or {"thumb": 0, "marks": {}}
+    return {"thumb": said["thumb"], "marks": {str(rank): relevant for rank, relevant in said["marks"].items()}}
 
 
-@cl.action_callback(CORRECT)
-async def suggest_correction(action: cl.Action) -> None:
-    await _reply_to(_suggest_correction(action))
+def _preview(text: str) -> str:
+    """The first lines of a source as plain words: no heading marks, no fences."""
+    lines = [line.strip().lstrip("#>").strip() for line in text.splitlines()]
+    words = " ".join(line for line in lines if line and not line.startswith(("```", "~~~")))
+    return shorten(words, PREVIEW_CHARS)
 
 
-async def _reply_to(work) -> None:
-    """Say how it went in one short message. Chainlit marks the page busy again after every question
-    it asks (which disables the buttons), so the action says it is done."""
-    try:
-        await _say(await work)
-    except GroundloopError as error:
-        await _say(str(error))
-    except Exception:
-        log.exception("feedback action failed")
-        await _say("Something went wrong; nothing was saved. If it keeps happening, tell an administrator.")
-    finally:
-        await cl.context.emitter.task_end()
+# What people say about an answer, from its cards. Each answers the page, never the chat.
+
+Work = Callable[[Answer, str, dict], Awaitable[dict]]
 
 
-async def _mark_source(action: cl.Action) -> str:
-    """Which source, then relevant or not: two short questions with buttons."""
-    answer, sources = await _own_answer(action)
-    if not sources:
-        raise NotFound("This answer showed no sources.")
-    picked = await _choose("Which source do you want to mark?", [
-        cl.Action(name="source", payload={"rank": s.rank}, label=f"[{s.rank}] {shorten(s.title, TITLE_CHARS)}") for s in sources
-    ])
-    if picked is None:
-        return "Nothing was marked: no source was chosen in time."
-    rank = picked.get("rank")
-    if type(rank) is not int or rank not in {s.rank for s in sources}:
-        raise NotFound("The answer has no such source.")
-    verdict = await _choose(f"Was [{rank}] relevant to the question?", [
-        cl.Action(name="relevant", payload={"relevant": True}, label="Relevant"),
-        cl.Action(name="not_relevant", payload={"relevant": False}, label="Not relevant"),
-    ])
-    if verdict is None:
-        return f"Nothing was marked: no choice for [{rank}] came in time."
-    relevant = verdict.get("relevant") is True
-    await asyncio.to_thread(opinions.record_source_mark, database(), answer_id=answer.id, user_id=_signed_in_id(),
-                            rank=rank, relevant=relevant)
-    return f"Thanks — marked [{rank}] as {'relevant' if relevant else 'not relevant'}."
+def _feedback_action(name: str) -> Callable[[Work], Work]:
+    """Register ``work`` for the action ``name``: it gets the answer (checked to be the signed-in
+    person's), their id and the payload, and returns what the page is told; refusals become
+    ``{"ok": false, "error": …}``."""
+
+    def register(work: Work) -> Work:
+        async def callback(action: cl.Action) -> dict:
+            try:
+                payload = action.payload if isinstance(action.payload, dict) else {}
+                user_id = _signed_in_id()
+                answer = await _own_answer(payload.get("step_id"), user_id)
+                return {"ok": True, **await work(answer, user_id, payload)}
+            except GroundloopError as error:
+                return {"ok": False, "error": str(error)}
+            except Exception:
+                log.exception("feedback action %s failed", name)
+                return {"ok": False, "error": SOMETHING_WRONG}
+
+        cl.action_callback(name)(callback)
+        return work
+
+    return register
 
 
-async def _suggest_correction(action: cl.Action) -> str:
-    """The corrected text, then (optionally) the numbers of the sources that support it."""
-    answer, sources = await _own_answer(action)
-    text = await _ask("What should the answer say? Type the corrected answer.", policy.clean_correction)
-    if text is None:
-        return "Nothing was saved: no correction came in time."
-    ranks = []
-    if sources:
-        shown = [s.rank for s in sources]
-        ranks = await _ask(
-            f"Which sources support it? Type their numbers, such as {_example(shown)}, or \"none\".",
-            lambda reply: _ranks(reply, shown),
-        ) or []
-    await asyncio.to_thread(opinions.record_correction, database(), answer_id=answer.id, user_id=_signed_in_id(),
+@_feedback_action(THUMB)
+async def thumb(answer: Answer, user_id: str, payload: dict) -> dict:
+    """1 up, -1 down, 0 takes the thumb back."""
+    value = payload.get("value")
+    if value not in (1, -1, 0) or isinstance(value, bool):
+        raise GroundloopError("A thumb is up (1), down (-1) or taken back (0).")
+    if value:
+        await asyncio.to_thread(opinions.record_thumb, database(), answer_id=answer.id, user_id=user_id, up=value == 1)
+    else:
+        await asyncio.to_thread(_take_back_thumb, answer.id, user_id)
+    return {"thumb": value}
+
+
+def _take_back_thumb(answer_id: str, user_id: str) -> None:
+    mine = opinions.my_feedback(database(), answer_ids=[answer_id], user_id=user_id)[answer_id]
+    if mine["thumb"]:
+        thumb_id = next(f.id for f in opinions.feedback_on(database(), answer_id=answer_id)
+                        if f.kind == "thumb" and f.user_id == user_id)
+        opinions.delete_thumb(database(), feedback_id=thumb_id, user_id=user_id)
+
+
+@_feedback_action(COMMENT)
+async def comment(answer: Answer, user_id: str, payload: dict) -> dict:
+    text = policy.clean_comment(_typed(payload.get("text")))
+    await asyncio.to_thread(opinions.record_comment, database(), answer_id=answer.id, user_id=user_id, text=text)
+    return {}
+
+
+@_feedback_action(MARK)
+async def mark_source(answer: Answer, user_id: str, payload: dict) -> dict:
+    """``relevant`` true or false marks the source shown as [rank]; null takes the mark back."""
+    rank, relevant = _rank(payload.get("rank")), payload.get("relevant")
+    if relevant not in (True, False, None):
+        raise GroundloopError("A source is relevant, not relevant, or unmarked.")
+    if relevant is None:
+        await asyncio.to_thread(opinions.clear_source_mark, database(), answer_id=answer.id, user_id=user_id, rank=rank)
+    else:
+        await asyncio.to_thread(opinions.record_source_mark, database(), answer_id=answer.id, user_id=user_id,
+                                rank=rank, relevant=relevant)
+    return {"rank": rank, "relevant": relevant}
+
+
+@_feedback_action(OPEN)
+async def open_source(answer: Answer, user_id: str, payload: dict) -> dict:
+    rank = _rank(payload.get("rank"))
+    await asyncio.to_thread(opinions.record_source_open, database(), answer_id=answer.id, user_id=user_id, rank=rank)
+    return {"rank": rank}
+
+
+@_feedback_action(CORRECT)
+async def suggest_correction(answer: Answer, user_id: str, payload: dict) -> dict:
+    """The corrected text, and the numbers of the sources that support it (maybe none)."""
+    text = policy.clean_correction(_typed(payload.get("text")))
+    ranks = payload.get("ranks") or []
+    if not isinstance(ranks, list):
+        raise GroundloopError("The sources are given by their numbers.")
+    ranks = sorted({_rank(rank) for rank in ranks})
+    await asyncio.to_thread(opinions.record_correction, database(), answer_id=answer.id, user_id=user_id,
                             text=text, ranks=ranks)
-    named = f", with {'sources' if len(ranks) > 1 else 'source'} {' '.join(f'[{r}]' for r in ranks)}" if ranks else ""
-    return f"Thanks — your correction is saved{named}."
+    return {"ranks": ranks}
 
 
-async def _own_answer(action: cl.Action) -> tuple[Answer, list[ShownSource]]:
-    """The answer the action was offered on, if the signed-in person was given it; and its sources."""
-    user_id = _signed_in_id()
-    step_id = action.payload.get("step_id") if isinstance(action.payload, dict) else None
-    answer = await asyncio.to_thread(feedback_on_step, database(), step_id=str(step_id), user_id=user_id)
-    return answer, await asyncio.to_thread(answer_log.citations_of, database(), answer_id=answer.id)
+async def _own_answer(step_id: Any, user_id: str) -> Answer:
+    """The answer shown as message ``step_id``, if the signed-in person may give feedback on it."""
+    if not isinstance(step_id, str) or not step_id:
+        raise NotFound("That answer was not saved, so there is nothing to mark or correct.")
+    return await asyncio.to_thread(feedback_on_step, database(), step_id=step_id, user_id=user_id)
 
 
 def feedback_on_step(db: Database, *, step_id: str, user_id: str) -> Answer:
@@ -227,51 +325,14 @@ def feedback_on_step(db: Database, *, step_id: str, user_id: str) -> Answer:
     return opinions.check_feedback(db, answer_id=answer.id, user_id=user_id)
 
 
-async def _choose(question: str, options: list[cl.Action]) -> dict | None:
-    """The payload of the button pressed; None when none was pressed in time."""
-    picked = await cl.AskActionMessage(content=question, actions=options, timeout=ASK_SECONDS).send()
-    return picked["payload"] if picked and isinstance(picked.get("payload"), dict) else None
+def _rank(rank: Any) -> int:
+    if type(rank) is not int or not 1 <= rank <= 10_000:
+        raise NotFound("The answer has no such source.")
+    return rank
 
 
-async def _ask(question: str, parse):
-    """Ask until ``parse`` accepts the reply (it raises GroundloopError saying what is wrong);
-    None when no reply comes in time, or after too many replies it could not use."""
-    for _ in range(TRIES):
-        reply = await cl.AskUserMessage(content=question, timeout=ASK_SECONDS).send()
-        if reply is None:
-            return None
-        try:
-            return parse(reply.get("output") or "")
-        except GroundloopError as error:
-            await _say(str(error))
-    return None
-
-
-_NONE = {"none", "no", "-", "0"}
-_NUMBER = re.compile(r"\[?(\d{1,4})\]?")
-
-
-def _ranks(text: str, shown: list[int]) -> list[int]:
-    """"2, 3", "[2] [3]", "2 and 3" or "none"; every number must be one of the ``shown`` sources."""
-    words = [w for w in re.split(r"[\s,;]+|\band\b", text.strip().lower()) if w]
-    if not words or (len(words) == 1 and words[0] in _NONE):
-        return []
-    matches = [_NUMBER.fullmatch(w) for w in words]
-    if not all(matches):
-        raise GroundloopError(f"Type the numbers of the sources, such as {_example(shown)}, or \"none\".")
-    ranks = sorted({int(m.group(1)) for m in matches})
-    missing = [r for r in ranks if r not in shown]
-    if missing:
-        which = " ".join(f"[{r}]" for r in missing)
-        raise GroundloopError(
-            f"There is no source {which}: this answer shows [{shown[0]}] to [{shown[-1]}]. "
-            "Type the numbers again, or \"none\"."
-        )
-    return ranks
-
-
-def _example(shown: list[int]) -> str:
-    return ", ".join(str(r) for r in shown[1:3]) if len(shown) > 2 else str(shown[0])
+def _typed(text: Any) -> str:
+    return text if isinstance(text, str) else ""
 
 
 def _signed_in_id() -> str:
@@ -286,7 +347,8 @@ async def _say(text: str) -> None:
 
 
 def _source(citation: Citation) -> cl.Text:
-    body = f"**{escape(citation.title)}**  \n{escape(citation.source)}\n\n{escape(citation.text)}"
+    """The source beside the chat, opened by the answer's [n]: its title, path and whole text."""
+    body = f"**{escape(citation.title)}**  \n{escape(citation.path)}\n\n{safe_markdown(citation.text)}"
     return cl.Text(name=f"[{citation.n}]", content=body, display="side")
 
 

@@ -1,7 +1,9 @@
 """The dashboard at /review/dashboard: how the feedback loop is doing, drawn on the server.
 
 Plots are matplotlib SVGs (no JavaScript, nothing from other hosts), shown as images beside
-the same figures in a table. Reviewers and admins only, with the review pages' sign-in.
+the same figures in a table. Only days with answers or feedback are drawn and listed (quiet days
+are folded), each labelled with its date, and the year only when the days span more than one.
+Reviewers and admins only, with the review pages' sign-in.
 """
 
 import base64
@@ -16,7 +18,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from app.review import reviewer_dependency
@@ -27,6 +28,7 @@ from feedback.models import User
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, readable labels
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["counted"] = lambda n, one, many=None: f"{n} {one if n == 1 else (many or one + 's')}"
 KIND_LABELS = {"thumb_up": "thumb up", "thumb_down": "thumb down", "comment": "comment",
                "source_relevant": "source relevant", "source_not_relevant": "source not relevant",
                "correction": "correction"}
@@ -39,13 +41,14 @@ def router(db: Callable[[], Database], secret: Callable[[], str]) -> APIRouter:
     @pages.get("/dashboard", response_class=HTMLResponse)
     async def dashboard(request: Request, user: Reviewer, days: Annotated[int, Query(ge=1, le=366)] = 30):
         figures = await run_in_threadpool(_figures, db(), days)
-        return TEMPLATES.TemplateResponse(request, "dashboard.html", {"user": user, "days": days, **figures})
+        return TEMPLATES.TemplateResponse(request, "dashboard.html",
+                                          {"user": user, "days": days, "nav": "dashboard", **figures})
 
     return pages
 
 
 def _figures(db: Database, days: int) -> dict:
-    daily = stats.daily(db, days=days)
+    daily = [day for day in stats.daily(db, days=days) if day.answers or any(day.feedback.values())]
     rankers = stats.ranker_versions(db)
     totals = stats.feedback_by_kind(db)
     verdicts = stats.answers_by_verdict(db)
@@ -78,36 +81,53 @@ def _accounts(db: Database, shown: int = 20) -> dict[str, list[stats.AccountFigu
 
 
 def _feedback_plot(daily: list[stats.Day]) -> str:
-    def draw(axes, days: list[date]) -> None:
+    def draw(axes, at: list[int]) -> None:
         bottom = [0] * len(daily)
         for kind, label in KIND_LABELS.items():
             counts = [d.feedback[kind] for d in daily]
-            axes.bar(days, counts, bottom=bottom, label=label)
-            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+            if any(counts):
+                axes.bar(at, counts, bottom=bottom, label=label, width=0.6)
+                bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+        axes.yaxis.get_major_locator().set_params(integer=True)
 
     return _per_day(daily, "feedback given", draw)
 
 
 def _shares_plot(daily: list[stats.Day]) -> str:
-    def draw(axes, days: list[date]) -> None:
+    def draw(axes, at: list[int]) -> None:
         for share, label in ((lambda d: d.thumbs_up_share, "thumbs up (of thumbs)"),
                              (lambda d: d.flagged_share, "answers flagged (of answers)")):
             values = [share(d) for d in daily]
-            axes.plot(days, [100 * v if v is not None else float("nan") for v in values], marker="o", label=label)
+            axes.plot(at, [100 * v if v is not None else float("nan") for v in values], marker="o", label=label)
         axes.set_ylim(0, 100)
 
     return _per_day(daily, "%", draw)
 
 
-def _per_day(daily: list[stats.Day], ylabel: str, draw: Callable[[object, list[date]], None]) -> str:
-    """A plot over the days shown, its legend beside it."""
+def _per_day(daily: list[stats.Day], ylabel: str, draw: Callable[[object, list[int]], None]) -> str:
+    """A plot over the days that had anything, one labelled slot each, its legend beside it."""
     figure, axes = _figure()
-    draw(axes, [d.day for d in daily])
+    if not daily:
+        axes.text(0.5, 0.5, "Nothing yet in the days shown", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        return _svg(figure)
+    at = list(range(len(daily)))
+    draw(axes, at)
     axes.set_ylabel(ylabel)
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
-    axes.tick_params(axis="x", labelrotation=30)
-    figure.legend(loc="outside right upper", fontsize="small")
+    axes.set_xticks(at, day_labels([d.day for d in daily]))
+    axes.set_xlim(-0.7, max(len(daily), 4) - 0.3)  # one day is a bar, not the whole width
+    if len(daily) > 8:
+        axes.tick_params(axis="x", labelrotation=30)
+    if axes.get_legend_handles_labels()[0]:
+        figure.legend(loc="outside right upper", fontsize="small")
     return _svg(figure)
+
+
+def day_labels(days: list[date]) -> list[str]:
+    """"2 Dec" for each day; with the year ("2 Dec 2026") when the days span more than one year."""
+    years = {d.year for d in days}
+    return [f"{d.day} {d:%b}" + (f" {d.year}" if len(years) > 1 else "") for d in days]
 
 
 def _ranker_plot(rankers: list[stats.RankerVersion]) -> str:
@@ -120,6 +140,7 @@ def _ranker_plot(rankers: list[stats.RankerVersion]) -> str:
         axes.set_title("green: the active version", fontsize="small")
     else:
         axes.text(0.5, 0.5, "No ranker trained yet", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xticks([])
     axes.set_ylim(0, 1)
     axes.set_ylabel("nDCG@10")
     return _svg(figure)

@@ -58,3 +58,65 @@ class EscapingStream:
     def flush(self) -> str:
         ready, self._pending = self._pending, ""
         return escape(ready)
+
+
+# A document's own Markdown, for reading a source whole: headings, lists, emphasis, tables and code stay;
+# nothing becomes HTML, a link or an image.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_TEXT_SPECIAL = re.compile(r"([\\\[\]<>&!:])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def safe_markdown(text: str) -> str:
+    """``text`` with its Markdown kept but every way out of plain text closed: ``<`` (HTML, autolinks),
+    ``[``/``]`` (links, images), ``&`` (entities), ``!`` and ``:`` (the chat's Markdown reads
+    ``:name`` as a directive) are escaped outside code, and bare URLs cannot autolink. Fenced code blocks are kept as they are (their text is shown literally);
+    an unclosed fence runs to the end, as Markdown has it."""
+    out, fence = [], None
+    for line in text.split("\n"):
+        if fence is not None:
+            out.append(line)
+            closing = _FENCE.match(line)
+            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence) \
+                    and not closing.group(2).strip():
+                fence = None
+            continue
+        opening = _FENCE.match(line)
+        if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+            fence = opening.group(1)
+            out.append(line)
+            continue
+        out.append(_inline(line))
+    return "\n".join(out)
+
+
+def _inline(line: str) -> str:
+    """A line of text: code spans kept when nothing in them could become a link, the rest escaped."""
+    parts, at = [], 0
+    runs = list(_BACKTICKS.finditer(line))
+    i = 0
+    while i < len(runs):
+        opening = runs[i]
+        closing = next((r for r in runs[i + 1:] if len(r.group()) == len(opening.group())), None)
+        if closing is None:
+            i += 1
+            continue
+        code = line[opening.end():closing.start()]
+        if _harmless_code(code):
+            parts.append(_text(line[at:opening.start()]))
+            parts.append(line[opening.start():closing.end()])
+            at = closing.end()
+        i = runs.index(closing) + 1
+    parts.append(_text(line[at:]))
+    return "".join(parts)
+
+
+def _harmless_code(code: str) -> bool:
+    """Code shown as it is only when, read as text by mistake, it could not link or load anything."""
+    return not ("[" in code or "]" in code or ":" in code or ("<" in code and "@" in code)
+                or _AUTOLINK_START.search(code))
+
+
+def _text(text: str) -> str:
+    return _TEXT_SPECIAL.sub(r"\\\1", _AUTOLINK_START.sub(
+        lambda m: (m.group(1) or "") + JOINER + (m.group(2) or ""), text))

@@ -28,7 +28,7 @@ from app.chain import Restart, Token
 from app.deps import ApiKeyDep, refusal, scoped
 from app.markdown import EscapingStream, escape
 from app.questions import clean_question
-from app.rendering import VERIFIED, flagged, render, source_list
+from app.rendering import VERIFIED, flagged, notice, render, source_list
 from retrieval.errors import GroundloopError
 
 MODEL = "groundloop"
@@ -151,7 +151,7 @@ async def _chunks(events, reply_id: str, created: int) -> AsyncIterator[str]:
             if isinstance(event, Token) and (piece := escaping.feed(event.text)):
                 yield chunk({"content": piece})
             elif isinstance(event, Restart):  # what was sent cannot be taken back: say why another answer follows
-                yield chunk({"content": escaping.flush() + f"\n\nℹ️ *{escape(event.notice)}*\n\n"})
+                yield chunk({"content": escaping.flush() + f"\n\n{notice(event.notice)}\n\n"})
                 escaping = EscapingStream()
             elif isinstance(event, Recorded):
                 result = event.result

@@ -1,10 +1,13 @@
 """Review pages at /review: the queue of answers people doubted, a page per answer to approve
 (maybe edited, with the right sources found by search) or reject it and to mark its sources, and
-the exports as downloads. Plain HTML forms; no JavaScript needed.
+the exports as downloads. Plain HTML forms, one local stylesheet, and one script for the item
+page's keyboard shortcuts (j/k next/previous, a approve, r reject, / search); every decision is
+confirmed on the page that opens next.
 
 Sign-in is the chat's: Chainlit's access-token cookie (or an ``Authorization: Bearer`` header),
 a JWT signed with the server's auth secret, names the person; their role is read from the users
-table, never from the token. Without a valid token: 401 "Sign in first."; a ``user``: 403
+table, never from the token. Without a valid token: 401 "Sign in first." (a browser asking for a
+page is sent to the chat's sign-in instead, and back here after it); a ``user``: 403
 "Reviewers only.". A POST must carry an ``Origin`` (or, failing that, ``Referer``) of this same
 server, else 403: the pages need no token of their own and other sites cannot post for a reviewer.
 """
@@ -17,12 +20,12 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jwt
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from langchain_core.documents import Document
 from sqlalchemy import func, or_
@@ -44,6 +47,11 @@ REASONS = ("flagged", "down", "comment", "correction")
 REASON_LABELS = {"flagged": "flagged by the check", "down": "rated down", "comment": "commented on",
                  "correction": "corrected"}
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates" / "review")
+ASSETS = Path(__file__).parent / "static"
+ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+SIGN_IN = "/chat/login"
+BACK_COOKIE = "groundloop_after_sign_in"  # read by public/groundloop.js once the person is signed in
+BACK_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,8 @@ def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -
                 identifier = None
         user = accounts.get_user(db(), identifier=identifier) if identifier else None
         if user is None:
+            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                raise _sign_in_and_back(request)
             raise HTTPException(401, "Sign in first.")
         try:
             policy.check_may_see_review_pages(user)
@@ -117,6 +127,13 @@ def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -
         return user
 
     return reviewer
+
+
+def _sign_in_and_back(request: Request) -> HTTPException:
+    """A browser goes to the chat's sign-in, with a cookie saying which review page to come back to."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    cookie = f"{BACK_COOKIE}={quote(back, safe='')}; Max-Age={BACK_SECONDS}; Path=/; SameSite=Lax"
+    return HTTPException(303, "Sign in first.", headers={"Location": SIGN_IN, "Set-Cookie": cookie})
 
 
 def same_origin(request: Request) -> None:
@@ -139,6 +156,14 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
     Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
     pages = APIRouter(prefix="/review", include_in_schema=False)
 
+    @pages.get("/assets/{name}")
+    def asset(name: str) -> FileResponse:
+        """The review desk's stylesheet, script and logo: files of this server, never another host's."""
+        path = ASSETS / name
+        if "/" in name or path.suffix not in ASSET_TYPES or not path.is_file():
+            raise HTTPException(404, "No such file.")
+        return FileResponse(path, media_type=ASSET_TYPES[path.suffix], headers={"Cache-Control": "max-age=300"})
+
     @pages.get("", response_class=HTMLResponse)
     def queue_page(
         request: Request,
@@ -146,6 +171,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         reason: Annotated[str | None, Query(pattern="^(flagged|down|comment|correction)?$")] = None,
         since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
         page: Annotated[int, Query(ge=1)] = 1,
+        decided: str | None = None,
     ) -> HTMLResponse:
         reason, since = reason or None, _day(since)  # the filter form sends empty fields for "any"
         items = queue(db(), since=since)
@@ -161,6 +187,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
             "user": user, "items": shown[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "counts": counts,
             "total": len(items), "reason": reason, "since": since, "page": page, "pages": pages_total,
             "labels": REASON_LABELS, "link": link, "formats": export.FORMATS,
+            "filters": filters, "confirmation": _confirmation(db(), decided),
         })
 
     @pages.get("/export")
@@ -180,12 +207,19 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
                         headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
     @pages.get("/answers/{answer_id}", response_class=HTMLResponse)
-    def answer_page(request: Request, answer_id: str, user: Reviewer, q: str = "") -> HTMLResponse:
+    def answer_page(
+        request: Request, answer_id: str, user: Reviewer, q: str = "", decided: str | None = None,
+        marked: int | None = None,
+    ) -> HTMLResponse:
         details = _details(db(), answer_id, user)
         if len(q) > SEARCH_CHARS:
             raise HTTPException(422, f"q: at most {SEARCH_CHARS} characters.")
         found = _found(search(q, SEARCH_RESULTS)) if q.strip() else []
-        return TEMPLATES.TemplateResponse(request, "answer.html", {"user": user, "q": q, "found": found, **details})
+        previous, following = _neighbours(queue(db()), answer_id)
+        return TEMPLATES.TemplateResponse(request, "answer.html", {
+            "user": user, "q": q, "found": found, "previous": previous, "next": following,
+            "confirmation": _confirmation(db(), decided) or _mark_confirmation(details, marked), **details,
+        })
 
     @pages.post("/answers/{answer_id}", dependencies=[Depends(same_origin)])
     async def decide(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
@@ -196,12 +230,14 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         text = str(form.get("text") or "").strip() or None
         doc_ids = [str(d) for d in form.getlist("doc_ids")]
         doc_ids += str(form.get("extra_doc_ids") or "").replace(",", " ").split()
+        _, following = _neighbours(await run_in_threadpool(queue, db()), answer_id)
         await _decided(
             reviews.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
             text=text if decision == "approved" else None,
             doc_ids=list(dict.fromkeys(doc_ids)) if decision == "approved" else [],
         )
-        return RedirectResponse("/review", status_code=303)
+        where = f"/review/answers/{following}" if following else "/review"
+        return RedirectResponse(f"{where}?{urlencode({'decided': answer_id})}", status_code=303)
 
     @pages.post("/answers/{answer_id}/marks", dependencies=[Depends(same_origin)])
     async def mark(request: Request, answer_id: str, user: Reviewer) -> RedirectResponse:
@@ -211,7 +247,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
             raise HTTPException(400, "Choose a source, and relevant or not.")
         await _decided(reviews.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
                        rank=int(rank), relevant=relevant == "yes")
-        return RedirectResponse(f"/review/answers/{answer_id}#sources", status_code=303)
+        return RedirectResponse(f"/review/answers/{answer_id}?marked={int(rank)}#sources", status_code=303)
 
     return pages
 
@@ -222,6 +258,39 @@ async def _decided(write: Callable, *args: Any, **kwargs: Any) -> Any:
         return await run_in_threadpool(write, *args, **kwargs)
     except GroundloopError as error:
         raise http_error(error, bad_input=400) from None
+
+
+def _neighbours(items: list[Queued], answer_id: str) -> tuple[str | None, str | None]:
+    """The answers before and after this one in the queue's order; for an answer no longer in the
+    queue, the queue's first is next."""
+    ids = [item.answer.id for item in items]
+    if answer_id not in ids:
+        return None, ids[0] if ids else None
+    at = ids.index(answer_id)
+    return (ids[at - 1] if at else None), (ids[at + 1] if at + 1 < len(ids) else (ids[at - 1] if at else None))
+
+
+def _confirmation(db: Database, decided: str | None) -> str | None:
+    """What the last decision was, said on the page that opens after it."""
+    if not decided:
+        return None
+    with db.read() as session:
+        answer = session.get(Answer, decided)
+        review = session.exec(select(Review).where(Review.answer_id == decided)
+                              .order_by(Review.created_at.desc())).first() if answer else None
+    if review is None:
+        return None
+    question = answer.question if len(answer.question) <= 80 else answer.question[:79].rstrip() + "…"
+    if review.decision == "approved":
+        return f"Approved “{question}”: its answer is now served as the verified answer."
+    return f"Rejected “{question}”: it leaves the queue."
+
+
+def _mark_confirmation(details: dict, rank: int | None) -> str | None:
+    citation = next((c for c in details["citations"] if c.rank == rank), None)
+    if citation is None or citation.id not in details["mine"]:
+        return None
+    return f"Marked [{rank}] as {'relevant' if details['mine'][citation.id] else 'not relevant'}."
 
 
 def _day(given: str | None) -> date | None:
@@ -288,5 +357,6 @@ def _details(db: Database, answer_id: str, reviewer: User) -> dict:
         "ups": thumbs.count(1), "downs": thumbs.count(-1),
         "draft": corrections[-1][0].text if corrections else answer.answer,
         "doc_ids": list(dict.fromkeys(c.doc_id for c in citations)),
+        "titles": {c.doc_id: c.title or c.doc_id for c in reversed(citations)},
         "suggested": suggested,
     }

@@ -34,8 +34,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CROSS_ORIGIN_REFUSED = "Cross-origin request refused."
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
-_CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
+CHAT_PAGES = "/chat"
+"""Chainlit's app: its custom elements (the answer's source cards, ``public/elements/*.jsx``) are files
+of this server that Chainlit's page compiles in the browser, which needs ``'unsafe-eval'`` there."""
+# connect-src allows data: because a resumed thread hands its sources to the page as data: URLs (feedback.datalayer).
+_CSP = ("default-src 'self'; script-src 'self'{evaluates}{hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; connect-src 'self' data:; "
         "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 _ALWAYS = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 
@@ -156,7 +160,8 @@ class SecurityHeaders:
                     return
                 body = b"".join(chunks)
                 headers = MutableHeaders(raw=start["headers"])
-                headers["content-security-policy"] = content_security_policy(body)
+                headers["content-security-policy"] = content_security_policy(
+                    body, evaluates=scope["path"].startswith(CHAT_PAGES))
                 await send({**start, "headers": headers.raw})
                 message = {"type": "http.response.body", "body": body}
             await send(message)
@@ -164,11 +169,12 @@ class SecurityHeaders:
         await self.app(scope, receive, guarded)
 
 
-def content_security_policy(page: bytes) -> str:
-    """The policy for ``page``: scripts from this server, and its own inline scripts by hash only."""
+def content_security_policy(page: bytes, *, evaluates: bool = False) -> str:
+    """The policy for ``page``: scripts from this server, and its own inline scripts by hash only; on
+    the chat's pages (``evaluates``) the server's own scripts may also compile code."""
     hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
                      for script in _INLINE_SCRIPT.findall(page)})
-    return _CSP.format(hashes="".join(" " + h for h in hashes))
+    return _CSP.format(evaluates=" 'unsafe-eval'" if evaluates else "", hashes="".join(" " + h for h in hashes))
 
 
 def _cookie_token(cookie_header: str) -> str:

@@ -52,6 +52,44 @@ def record_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int,
         return _mark(session, answer_id=answer_id, user_id=user_id, rank=rank, relevant=relevant)
 
 
+def clear_source_mark(db: Database, *, answer_id: str, user_id: str, rank: int) -> None:
+    """Take back the person's mark on the source shown as [rank]; nothing to take back is no error."""
+    with db.write() as session:
+        _answer(session, answer_id, user_id)
+        citation = session.exec(select(Citation).where(Citation.answer_id == answer_id, Citation.rank == rank)).first()
+        if citation is None:
+            raise NotFound(f"The answer has no source [{rank}].")
+        mark = session.exec(select(Feedback).where(
+            Feedback.answer_id == answer_id, Feedback.user_id == user_id,
+            Feedback.kind == "source_mark", Feedback.citation_id == citation.id,
+        )).first()
+        if mark is not None:
+            _log(session, actor_id=user_id, action="source_mark_cleared", subject=mark, answer_id=answer_id,
+                 doc_id=citation.doc_id)
+            session.delete(mark)
+
+
+def my_feedback(db: Database, *, answer_ids: Iterable[str], user_id: str) -> dict[str, dict]:
+    """What the person now says about each answer, for showing it again: ``{"thumb": 1 | -1 | 0,
+    "marks": {rank: relevant}}`` per answer id."""
+    answer_ids = list(answer_ids)
+    said = {answer_id: {"thumb": 0, "marks": {}} for answer_id in answer_ids}
+    if not answer_ids:
+        return said
+    with db.read() as session:
+        rows = session.exec(
+            select(Feedback, Citation.rank).join(Citation, Citation.id == Feedback.citation_id, isouter=True)
+            .where(Feedback.answer_id.in_(answer_ids), Feedback.user_id == user_id,
+                   Feedback.kind.in_(("thumb", "source_mark")))
+        ).all()
+    for row, rank in rows:
+        if row.kind == "thumb":
+            said[row.answer_id]["thumb"] = 1 if (row.value or 0) > 0 else -1
+        elif rank is not None:
+            said[row.answer_id]["marks"][rank] = bool(row.value)
+    return said
+
+
 def record_source_open(db: Database, *, answer_id: str, user_id: str, rank: int) -> Feedback:
     """The person opened the source shown as [rank]: a weak, position-aware hint (see ``feedback.training``).
 

@@ -21,6 +21,8 @@ class ShownSource:
     rank: int
     chunk_id: str
     cited: bool
+    path: str = ""
+    """The source's path in the folder it was ingested from (never the server's own path)."""
 
 
 @dataclass(frozen=True)

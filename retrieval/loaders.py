@@ -72,6 +72,12 @@ class JsonLinesLoader(BaseLoader):
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
     """Files to ingest: those named, and supported files in named folders (hidden ones left out).
     A link that leads nowhere, or round in a loop, is a failure that says so."""
+    found, failures = _discover(paths)
+    return [path for path, _ in found], failures
+
+
+def _discover(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[Failure]]:
+    """Each file to ingest with its path as people know it: relative to the folder named, or its name."""
     files, failures = [], []
     for path in paths:
         if path.is_dir():
@@ -81,7 +87,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
                 if found.is_symlink() and (why := _bad_link(found)):
                     failures.append(Failure(str(found), why))
                 elif found.is_file() and found.suffix.lower() in SUFFIXES:
-                    files.append(found)
+                    files.append((found, found.relative_to(path).as_posix()))
         elif path.is_symlink() and (why := _bad_link(path)):
             failures.append(Failure(str(path), why))
         elif not path.exists():
@@ -89,7 +95,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
         elif path.suffix.lower() not in SUFFIXES:
             failures.append(Failure(str(path), f"unsupported file type '{path.suffix or path.name}'"))
         else:
-            files.append(path)
+            files.append((path, path.name))
     return files, failures
 
 
@@ -108,12 +114,12 @@ def _bad_link(link: Path) -> str | None:
 
 def load_paths(paths: Iterable[Path], *, max_bytes: int) -> Loaded:
     """Load every supported file under ``paths``; unreadable ones become failures."""
-    files, failures = discover(paths)
+    files, failures = _discover(paths)
     loaded = Loaded(failures=failures, files=len(files))
-    for path in files:
+    for path, shown in files:
         with _parser_warnings() as said:
             try:
-                loaded.documents += load_file(path, max_bytes=max_bytes)
+                loaded.documents += load_file(path, max_bytes=max_bytes, shown_path=shown)
             except LoadError as error:
                 loaded.failures.append(Failure(str(path), "; ".join([str(error), *said])))
                 continue
@@ -146,8 +152,9 @@ def _parser_warnings() -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
-def load_file(path: Path, *, max_bytes: int) -> list[Document]:
-    """Documents of one file with normalised text, or LoadError saying why there are none."""
+def load_file(path: Path, *, max_bytes: int, shown_path: str | None = None) -> list[Document]:
+    """Documents of one file with normalised text, or LoadError saying why there are none.
+    ``shown_path`` is the path people see (relative to the folder ingested); by default the file's name."""
     _check_readable(path, max_bytes)
     try:
         raw = _loader(path).load()
@@ -162,7 +169,8 @@ def load_file(path: Path, *, max_bytes: int) -> list[Document]:
     for index, document in enumerate(raw):
         text = normalize(document.page_content)
         if text:
-            documents.append(Document(text, metadata=_metadata(document.metadata, path, source, index, text)))
+            metadata = _metadata(document.metadata, path, source, index, text)
+            documents.append(Document(text, metadata={**metadata, "path": shown_path or path.name}))
     if not documents:
         raise LoadError("no text found")
     return documents

@@ -104,13 +104,25 @@ def test_the_dashboard_shows_feedback_per_day_the_shares_and_each_rankers_ndcg(c
     # answers, flagged, then thumb up, thumb down, comment, source relevant, source not relevant, correction
     assert re.findall(r"<td>(\d+)</td>", today_row) == ["3", "1", "0", "1", "0", "0", "0", "1"]
     assert re.findall(r"<td>(\d+)</td>", yesterday_row) == ["0", "0", "1", "0", "0", "0", "0", "0"]
-    assert len(re.findall(r"<tr><td>\d{4}-\d\d-\d\d</td>", html)) == 7
+    assert len(re.findall(r"<tr><td>\d{4}-\d\d-\d\d</td>", html)) == 2  # the five quiet days are folded
     plots = images(html)
     assert set(plots) == {"Feedback per day, by kind", "Share of thumbs up and of answers flagged, per day",
                           "Held-out nDCG@10 per ranker version"}
     assert {"thumb up", "thumb down", "correction"} <= texts(plots["Feedback per day, by kind"])
     assert {"v1", "v2", "nDCG@10"} <= texts(plots["Held-out nDCG@10 per ranker version"])
     assert "<script" not in html and "https://" not in html
+    assert {t for t in texts(plots["Feedback per day, by kind"]) if re.fullmatch(r"\d+ \w{3}( \d{4})?", t)} == {
+        f"{d.day} {d:%b}" for d in (yesterday.date(), now().date())}  # one label a day, no year for one year
+
+
+def test_one_of_a_kind_is_said_in_the_singular(client, db, people):
+    alice = people["alice"]
+    opinions.record_thumb(db, answer_id=answer(db, alice, verdict="ok").id, user_id=alice.id, up=True)
+    client.sign_in("rita")
+
+    html = client.get("/review/dashboard").text
+
+    assert "1 answer, 0 flagged (0%)." in html and "1 thumb, 100% up." in html
 
 
 def test_before_any_feedback_the_dashboard_says_so(client):

@@ -25,6 +25,36 @@ def test_bare_urls_and_addresses_cannot_autolink() -> None:
     assert re.search(r"https?\\?:|www\\?\.|\w@", escaped) is None
 
 
+def test_a_source_read_whole_keeps_its_markdown_but_nothing_can_load_or_link() -> None:
+    from app.markdown import safe_markdown
+
+    text = "\n".join([
+        "# Ingesting",
+        "Run `groundloop ingest <folder>` **once**.",
+        '<script>alert(1)</script> <img src="http://203.0.113.9/p.png"> ![x](http://203.0.113.9/i.png)',
+        "[click](javascript:x) <http://203.0.113.9/> www.example.com ops@example.com &lt;",
+        "```bash",
+        "groundloop ingest docs/ [x](y) <b>",
+        "```",
+        "`[x](http://203.0.113.9/)` and `` a`b ``",
+    ])
+    shown = safe_markdown(text).split("\n")
+    assert shown[0] == "# Ingesting"
+    assert shown[1] == "Run `groundloop ingest <folder>` **once**."  # code as it is: shown literally
+    assert re.search(r"(?<!\\)[<\[\]!&]", shown[2] + shown[3]) is None  # no HTML, image, link or entity
+    assert re.search(r"https?\\?:|www\\?\.|\w@", shown[3]) is None  # bare URLs cannot autolink
+    assert shown[4:7] == ["```bash", "groundloop ingest docs/ [x](y) <b>", "```"]  # a fence is code: literal
+    assert shown[7].startswith("`\\[x\\]")  # code that could link if misread is escaped anyway
+    assert "`` a`b ``" in shown[7]
+
+
+def test_an_unclosed_fence_runs_to_the_end() -> None:
+    from app.markdown import safe_markdown
+
+    assert safe_markdown("```\n![x](http://h/i.png)") == "```\n![x](http://h/i.png)"
+    assert safe_markdown("```a`b\n![x](http://h/i.png)").endswith("\\!\\[x\\](http\u2060\\://h/i.png)")  # not a fence
+
+
 def test_a_quoted_code_block_stays_a_code_block_and_the_rest_is_escaped() -> None:
     answer = "Run this [1].\n\n```\n.venv/bin/groundloop ingest path/to/folder <b>x</b>\n```\n\nDone *now*."
     assert escape(answer) == (

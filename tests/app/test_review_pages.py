@@ -10,6 +10,7 @@ import json
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import pyarrow.parquet as pq
@@ -269,7 +270,8 @@ def test_approving_records_the_review_and_serves_the_verified_answer(indexed, mo
     response = client.post(f"/review/answers/{shown.id}", headers=ORIGIN, follow_redirects=False,
                            data={"decision": "approved", "text": corrected, "doc_ids": [rivers],
                                  "extra_doc_ids": "extra-1, extra-2"})
-    assert (response.status_code, response.headers["location"]) == (303, "/review")
+    assert (response.status_code, response.headers["location"]) == (303, f"/review?decided={shown.id}")  # none left
+    assert "Approved “Which sea does the Nile flow into?”" in client.get(response.headers["location"]).text
     [row] = _reviews(db)
     assert (row.answer_id, row.reviewer_id, row.decision, row.text) == (shown.id, rita.id, "approved", corrected)
     assert row.doc_ids == [rivers, "extra-1", "extra-2"]
@@ -346,7 +348,7 @@ def test_a_reviewers_mark_is_stored_shown_and_counted_as_a_strong_label(client, 
     client.sign_in("rita")
     response = client.post(f"/review/answers/{a.id}/marks", data={"rank": "1", "relevant": "no"},
                            headers=ORIGIN, follow_redirects=False)
-    assert (response.status_code, response.headers["location"]) == (303, f"/review/answers/{a.id}#sources")
+    assert (response.status_code, response.headers["location"]) == (303, f"/review/answers/{a.id}?marked=1#sources")
     html = client.get(f"/review/answers/{a.id}").text
     assert "<td>0 / 1</td>" in html and '<span class="mine">not relevant</span>' in html
     assert 'name="doc_ids" value="doc-nile">' in html  # cited, but marked not relevant: not ticked for approval
@@ -424,3 +426,49 @@ def _marks(db) -> list[Feedback]:
 def _reviews(db) -> list[Review]:
     with db.read() as session:
         return list(session.exec(select(Review)))
+
+
+# The desk itself: signing in and back, confirmations, the next item, shortcuts, one local stylesheet
+
+
+def test_a_signed_out_browser_is_sent_to_sign_in_and_back(client) -> None:
+    page = client.get("/review/answers/some-id?q=tea", headers={"Accept": "text/html,*/*"}, follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/chat/login")
+    assert page.headers["set-cookie"].startswith("groundloop_after_sign_in=%2Freview%2Fanswers%2Fsome-id%3Fq%3Dtea;")
+    assert client.get("/review").json() == {"detail": "Sign in first."}  # a script still gets the short answer
+    back = (Path(__file__).parents[2] / "public" / "groundloop.js").read_text()
+    assert "groundloop_after_sign_in" in back and review.BACK_COOKIE == "groundloop_after_sign_in"
+
+
+def test_each_decision_is_confirmed_and_the_next_answer_opens(client, db) -> None:
+    first = answer(db, "First doubted?", verdict="flagged", similarity=0.1)
+    second = answer(db, "Second doubted?", verdict="flagged", similarity=0.5)
+    client.sign_in("rita")
+    page = client.get(f"/review/answers/{first.id}").text
+    assert f'rel="next" href="/review/answers/{second.id}"' in page and 'rel="prev"' not in page
+    for key, what in (("j", "next answer"), ("k", "previous answer"), ("a", "approve"), ("r", "reject"),
+                      ("/", "search the index")):
+        assert f"<li><kbd>{key}</kbd> {what}</li>" in page
+    assert '<script src="/review/assets/review.js" defer></script>' in page and "<script>" not in page
+    response = client.post(f"/review/answers/{first.id}", headers=ORIGIN, follow_redirects=False,
+                           data={"decision": "rejected"})
+    assert (response.status_code, response.headers["location"]) == (
+        303, f"/review/answers/{second.id}?decided={first.id}")
+    opened = client.get(response.headers["location"]).text
+    assert '<p class="confirmation" role="status" id="confirmation">Rejected “First doubted?”: it leaves the queue.</p>' in opened
+
+
+def test_the_desk_has_one_local_stylesheet_and_text_marks(client, db, people) -> None:
+    a = answer(db, "Where does the Nile flow?", verdict="flagged", user_id=people["alice"].id)
+    opinions.record_thumb(db, answer_id=a.id, user_id=people["alice"].id, up=False)
+    client.sign_in("rita")
+    for path in ("/review", f"/review/answers/{a.id}"):
+        html = client.get(path).text
+        assert re.findall(r'<link rel="stylesheet" href="([^"]+)">', html) == ["/review/assets/review.css"]
+        assert "https://" not in html and "http://" not in html
+        assert not re.search("[\U0001F300-\U0001FAFF\u2600-\u27BF]", html)  # no emoji that needs an emoji font
+    assert "thumbs down: 1" in client.get(f"/review/answers/{a.id}").text
+    css = client.get("/review/assets/review.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert client.get("/review/assets/..%2Fapp.py").status_code == 404
+    assert client.get("/review/assets/nothing.css").status_code == 404

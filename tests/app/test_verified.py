@@ -43,14 +43,14 @@ def test_a_closely_worded_question_gets_the_verified_answer(approved) -> None:
     assert result.citations[0].title == "Rivers" and "Mediterranean" in result.citations[0].text
     tokens = [e.text for e in events if isinstance(e, Token)]
     assert len(tokens) > 3 and "".join(tokens) == CORRECTED
-    assert render(result).startswith("✅ **Verified by a reviewer**")
+    assert render(result).startswith("**Verified by a reviewer**")
 
 
 def test_a_different_question_is_answered_as_usual(approved) -> None:
     chain = approved[0]
     result = chain.run("At what temperature is green tea steeped?")
     assert not result.verified and result.answerer == "extractive"
-    assert not render(result).startswith("✅")
+    assert "Verified by a reviewer" not in render(result)
 
 
 def test_a_later_rejection_withdraws_the_verified_answer(approved) -> None:

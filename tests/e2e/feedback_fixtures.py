@@ -121,7 +121,7 @@ class Socket:
 
     def ask(self, question: str, *, saved: bool = True) -> Reply:
         """Send a question; return the answer once it is complete (and, when ``saved``, stored:
-        its actions are offered only after that)."""
+        its cards take feedback only after that)."""
         question_id = str(uuid.uuid4())
         self.sio.emit("client_message", {"message": {
             "id": question_id, "threadId": "", "output": question, "name": "me", "type": "user_message",
@@ -132,8 +132,19 @@ class Socket:
                                             if m["type"] == "assistant_message" and m["parentId"] == run["id"]), None),
                               "answer")
         if saved:
-            self.wait_for(lambda: any(a["forId"] == reply["id"] for a in self.seen("action")), "actions on the answer")
+            self.wait_for(lambda: reply["id"] in self.rateable(), "cards that take feedback on the answer")
         return Reply(reply["threadId"], question_id, run["id"], reply["id"], reply["output"])
+
+    def rateable(self) -> set[str]:
+        """The answers (message ids) whose cards take feedback: they were stored."""
+        return {e["forId"] for e in self.seen("element") if e.get("type") == "custom" and (e.get("props") or {}).get("saved")}
+
+    def act(self, client: httpx.Client, name: str, payload: dict) -> dict:
+        """What the page's cards do: run action ``name``; its answer to the page."""
+        response = client.post("/chat/project/action", json={"sessionId": self.session_id, "action": {
+            "name": name, "payload": payload, "label": "", "id": str(uuid.uuid4())}})
+        assert response.status_code == 200, response.text
+        return response.json()["response"]
 
     def messages(self) -> list[str]:
         """The text of every message the server sent, unescaped."""

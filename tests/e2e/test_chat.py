@@ -1,6 +1,7 @@
 """What a user sees in the chat: streamed answers, their sources, follow-ups, hostile documents,
 bad questions and a model that does not answer in time."""
 
+import re
 import time
 
 from playwright.sync_api import Locator, expect
@@ -28,6 +29,11 @@ def content(answer: Locator) -> Locator:
     return answer.locator(".message-content")
 
 
+def words(answer: Locator) -> Locator:
+    """The answer's own words, without the source cards under it (which quote every source)."""
+    return answer.locator(".message-content .prose").first
+
+
 def test_answer_streams_and_its_citation_opens_the_source(chat: Chat):
     chat.record_answer_texts()
     answer = chat.ask(NILE_QUESTION)
@@ -50,13 +56,13 @@ def test_answer_streams_and_its_citation_opens_the_source(chat: Chat):
 
 def test_follow_up_question_is_answered_about_the_same_subject(chat: Chat):
     first = chat.ask(NILE_QUESTION)
-    expect(first).not_to_contain_text(NILE_LENGTH)  # so the follow-up has something new to find
+    expect(words(first)).not_to_contain_text(NILE_LENGTH)  # so the follow-up has something new to find
 
     # Alone, "How long is it?" is not confidently about anything (the railway has a length too):
     # only the conversation makes it a question about the Nile.
     follow_up = chat.ask("How long is it?")
     expect(follow_up).to_contain_text(NILE_LENGTH)
-    expect(follow_up).not_to_contain_text("9,289")
+    expect(words(follow_up)).not_to_contain_text("9,289")
     expect(follow_up).not_to_contain_text("Flagged for review")
     source = chat.open_source(follow_up, 1)
     expect(source).to_contain_text("The Nile")
@@ -114,6 +120,7 @@ def test_bad_questions_get_a_short_message_and_the_chat_goes_on(chat: Chat):
 
     long = chat.ask("Nile " * 20_000)  # 100 kB, as if pasted
     expect(content(long)).to_have_text("The question is too long (100,000 characters; the limit is 4,000).")
+    expect(chat.questions.nth(1)).to_have_text(re.compile(r"^\s*(Nile ){39}Nile…\s*$"))  # its first 200 characters
 
     junk = chat.ask("\ufffd\x01\x02" * 300)
     expect(content(junk)).to_have_text("That does not look like a question: it contains binary data.")
@@ -138,3 +145,23 @@ def test_slow_model_still_gets_an_offline_answer_with_a_notice(slow_chat: Chat, 
     expect(answer.locator("a.element-link").first).to_have_text("[1]")
     assert took < LLM_DELAY / 2, f"the answer took {took:.1f} s"
     assert len(slow_llm.requests) > asked and slow_llm.requests[-1]["model"] == "stub-model"  # it did ask the model
+    expect(slow_chat.page.get_by_text("Answers are written by the model stub-model from your documents")).to_be_visible()
+
+
+def test_the_first_screen_is_groundloops_own(chat: Chat):
+    page = chat.page
+    expect(page).to_have_title("groundloop")
+    starters = page.locator("#starters button")
+    expect(starters).to_have_count(4)  # from the titles of the indexed documents
+    assert set(starters.all_inner_texts()) <= {"The Nile", "Brewing green tea", "Mount Etna",
+                                                "The Trans-Siberian Railway", "Zorblax maintenance notes"}
+    starters.filter(has_text="Mount Etna").click()
+    answer = chat.answers.first
+    chat.settle(answer)
+    footer = "Answers are quoted from your documents by groundloop's offline answerer, with their sources."
+    expect(page.get_by_text(footer)).to_be_visible()
+    expect(page.get_by_text("LLMs can make mistakes")).to_have_count(0)
+    expect(answer).to_contain_text("Mount Etna is an active stratovolcano")
+    card = answer.get_by_role("group", name="Source [1]")
+    expect(card).to_contain_text("etna.md")  # the path in the folder ingested
+    expect(card.get_by_role("button", name="Relevant", exact=True)).to_have_attribute("aria-pressed", "false")

@@ -4,6 +4,7 @@ threads, through the HTTP routes and the websocket Chainlit exposes.
 """
 
 import re
+import time
 import uuid
 
 import httpx
@@ -36,6 +37,8 @@ NILE_MEETING = "The White Nile and the Blue Nile meet at Khartoum"
 TEA_QUESTION = "How hot should the water be for green tea?"
 COMMENT = "It should say which country Khartoum is in."
 CORRECTION = "They meet at Khartoum, the capital of Sudan."
+WRONG_PASSWORD = ("That user name and password do not match. Check both and try again; "
+                  "an administrator can reset a forgotten password.")
 DB_DOWN = "The feedback database cannot be reached right now; nothing was saved."
 
 
@@ -51,39 +54,63 @@ def test_feedback_given_in_the_browser_is_stored_and_the_thread_resumes(
     expect(answer).to_contain_text(NILE_MEETING)
     step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
     answer = page.locator(ASSISTANT).filter(has=page.locator(f"#step-{step_id}"))  # stays put as messages follow
-    expect(answer.get_by_role("button", name="Mark a source")).to_be_visible()  # offered once it is stored
+    expect(answer.get_by_role("button", name="Suggest a correction")).to_be_visible()  # offered once it is stored
     stored = answer_of(feedback_db, step_id)
     assert stored is not None and stored.user_id == user_id(feedback_db, "carol")
     with feedback_db.read() as session:
         thread = session.get(Thread, stored.thread_id)
         sources = {c.rank: c.doc_id for c in session.exec(select(Citation).where(Citation.answer_id == stored.id))}
     assert thread.user_id == stored.user_id and {1, 2} <= set(sources)
+    shown = chat.answers.count()
 
-    # Chainlit's thumbs down, with a comment.
-    answer.locator("button.negative-feedback-off").click()
-    page.get_by_role("dialog").locator("textarea").fill(COMMENT)
-    page.locator("#submit-feedback").click()
-    expect(answer.locator("button.negative-feedback-on")).to_be_visible()
-    expect(page.get_by_text("Feedback updated")).to_be_visible()
+    # A thumb down, saved on click; the comment comes later, and Escape on its form keeps the thumb.
+    down = answer.get_by_role("button", name="Not helpful", exact=True)
+    down.click()
+    expect(down).to_have_attribute("aria-pressed", "true")
+    _wait_for(lambda: [f.kind for f in feedback_rows(feedback_db, stored.id)] == ["thumb"], "the thumb, saved")
+    answer.get_by_role("button", name="Add a comment").click()
+    answer.get_by_label("Comment", exact=True).press("Escape")
+    expect(answer.get_by_label("Comment", exact=True)).to_have_count(0)
+    expect(down).to_have_attribute("aria-pressed", "true")
+    answer.get_by_role("button", name="Add a comment").click()
+    answer.get_by_label("Comment", exact=True).fill(COMMENT)
+    answer.get_by_role("button", name="Save", exact=True).click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks — your comment is saved.")
 
-    # A source marked not relevant: which one, then relevant or not.
-    answer.get_by_role("button", name="Mark a source").click()
-    expect(chat.answers.last).to_contain_text("Which source do you want to mark?")
-    chat.answers.last.get_by_role("button", name=re.compile(r"^\[2\] ")).click()
-    expect(chat.answers.last).to_contain_text("Was [2] relevant to the question?")
-    chat.answers.last.get_by_role("button", name="Not relevant", exact=True).click()
-    expect(chat.answers.last).to_have_text(re.compile(r"Thanks — marked \[2\] as not relevant\.\s*$"))
+    # A source marked not relevant in one click; a second click takes the mark back; then marked again.
+    card = answer.get_by_role("group", name="Source [2]")
+    expect(card).to_contain_text(".md")  # its path in the folder ingested, never the server's own
+    expect(card).not_to_contain_text(str(feedback_server.data_dir.parent))
+    not_relevant = card.get_by_role("button", name="Not relevant", exact=True)
+    not_relevant.click()
+    expect(not_relevant).to_have_attribute("aria-pressed", "true")
+    expect(card.get_by_role("button", name="Relevant", exact=True)).to_have_attribute("aria-pressed", "false")
+    _wait_for(lambda: "source_mark" in [f.kind for f in feedback_rows(feedback_db, stored.id)], "the mark, saved")
+    not_relevant.click()
+    expect(not_relevant).to_have_attribute("aria-pressed", "false")
+    _wait_for(lambda: "source_mark" not in [f.kind for f in feedback_rows(feedback_db, stored.id)], "the mark, gone")
+    not_relevant.click()
+    expect(not_relevant).to_have_attribute("aria-pressed", "true")
 
-    # A correction naming the right source, after a number that is not one of them.
-    answer.get_by_role("button", name="Suggest a correction").click()
-    expect(chat.answers.last).to_contain_text("What should the answer say?")
-    chat.send(CORRECTION)
-    expect(chat.answers.last).to_contain_text("Which sources support it?")
-    chat.send("9")
-    expect(chat.answers.nth(-2)).to_contain_text("There is no source [9]: this answer shows [1] to [")
-    expect(chat.answers.last).to_contain_text("Which sources support it?")  # asked again; the text is kept
-    chat.send("1")
-    expect(chat.answers.last).to_contain_text("Thanks — your correction is saved, with source [1].")
+    # A correction in a form: Cancel and Escape store nothing and leave the message box alone.
+    correct = answer.get_by_role("button", name="Suggest a correction")
+    correct.click()
+    answer.get_by_label("Correction", exact=True).fill("never mind. What does the export command do?")
+    answer.get_by_role("button", name="Cancel", exact=True).click()
+    expect(answer.get_by_label("Correction", exact=True)).to_have_count(0)
+    correct.click()
+    answer.get_by_label("Correction", exact=True).fill("never mind")
+    answer.get_by_label("Correction", exact=True).press("Escape")
+    expect(answer.get_by_label("Correction", exact=True)).to_have_count(0)
+    assert "correction" not in [f.kind for f in feedback_rows(feedback_db, stored.id)]
+    correct.click()
+    answer.get_by_label("Correction", exact=True).fill(CORRECTION)
+    answer.get_by_role("checkbox", name=re.compile(r"^\[1\] ")).check()
+    answer.get_by_role("button", name="Save", exact=True).click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks — your correction is saved. A reviewer will look at it.")
+    expect(chat.input).to_be_editable()
+    expect(chat.input).to_have_text("")
+    expect(chat.answers).to_have_count(shown)  # none of it added a message to the chat
 
     carol = user_id(feedback_db, "carol")
     rows = [(f.kind, f.value, f.text, f.citation_id is not None, f.doc_ids, f.user_id == carol)
@@ -98,7 +125,13 @@ def test_feedback_given_in_the_browser_is_stored_and_the_thread_resumes(
         mark = next(f for f in feedback_rows(feedback_db, stored.id) if f.kind == "source_mark")
         assert session.get(Citation, mark.citation_id).rank == 2
 
-    # After a reload the thread is in the history; it resumes with its thumb, sources and actions.
+    # "Open" shows the whole source on its card, as text.
+    first = answer.get_by_role("group", name="Source [1]")
+    first.get_by_role("button", name="Open").click()
+    expect(first).to_contain_text(NILE_MEETING)
+    _wait_for(lambda: "source_open" in [f.kind for f in feedback_rows(feedback_db, stored.id)], "the opening, noted")
+
+    # After a reload the thread is in the history; it resumes with its thumb, marks and sources, the panel shut.
     page.reload()
     expect(chat.input).to_be_editable(timeout=30_000)
     history = page.locator("#thread-history")
@@ -107,8 +140,11 @@ def test_feedback_given_in_the_browser_is_stored_and_the_thread_resumes(
     expect(page).to_have_url(f"{feedback_server.url}/chat/thread/{stored.thread_id}")
     resumed = page.locator(ASSISTANT).filter(has=page.locator(f"#step-{step_id}"))
     expect(resumed).to_contain_text(NILE_MEETING)
-    expect(resumed.locator("button.negative-feedback-on")).to_be_visible()
-    expect(resumed.get_by_role("button", name="Mark a source")).to_be_visible()
+    expect(resumed.get_by_role("button", name="Not helpful", exact=True)).to_have_attribute("aria-pressed", "true")
+    resumed_card = resumed.get_by_role("group", name="Source [2]")
+    expect(resumed_card.get_by_role("button", name="Not relevant", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(resumed.get_by_role("button", name="Suggest a correction")).to_be_visible()
+    expect(chat.side_content).to_have_count(0)  # nobody clicked a source yet
     expect(chat.open_source(resumed, 1)).to_contain_text(NILE_MEETING)
 
     # The conversation goes on where it was: the follow-up is about the Nile, in the same thread.
@@ -117,7 +153,16 @@ def test_feedback_given_in_the_browser_is_stored_and_the_thread_resumes(
     with feedback_db.read() as session:
         asked = session.exec(select(Step.output).where(Step.thread_id == stored.thread_id,
                                                        Step.type == "user_message")).all()
-    assert asked == [NILE_QUESTION, CORRECTION, "9", "1", "How long is it?"]
+    assert asked == [NILE_QUESTION, "How long is it?"]  # the message box was never taken over
+
+
+def _wait_for(found, what: str, timeout: float = 15) -> None:
+    """The page says it is saved once the server answered; the test reads the database, so it waits too."""
+    deadline = time.monotonic() + timeout
+    while not found():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} in {timeout} s")
+        time.sleep(0.05)
 
 
 def test_sign_in_needs_the_right_password(feedback_server: Server, page: Page):
@@ -129,10 +174,16 @@ def test_sign_in_needs_the_right_password(feedback_server: Server, page: Page):
         assert httpx.get(feedback_server.url + path).status_code == 401
     page.goto(feedback_server.url + "/")
     expect(page).to_have_url(f"{feedback_server.url}/chat/login")
-    page.locator("#email").fill("alice")
+    for theme in ("light", "dark"):  # groundloop's own logo, served by this server
+        logo = httpx.get(f"{feedback_server.url}/chat/logo", params={"theme": theme})
+        assert logo.status_code == 200 and b'aria-label="groundloop"' in logo.content
+    page.get_by_label("User name").fill("alice")
     page.locator("#password").fill("wrong")
     page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_role("alert")).to_have_text("Unable to sign in")
+    expect(page.get_by_role("alert")).to_have_text(WRONG_PASSWORD)
+    page.wait_for_timeout(500)  # time for a raw notice to appear beside it
+    expect(page.get_by_text("credentialssignin")).to_have_count(0)
+    expect(page.get_by_text("Email address")).to_have_count(0)
 
 
 def test_the_sign_in_secret_is_made_once_and_kept_private(feedback_server: Server, tmp_path):
@@ -186,17 +237,41 @@ def test_nobody_marks_or_corrects_someone_elses_answer(feedback_server: Server, 
     reply = sockets(feedback_server, alice).ask(NILE_QUESTION)
     bobs = sockets(feedback_server, bob)
     bobs.ask(TEA_QUESTION)  # Bob's own session, with an answer of his own
-    for name in ("mark_source", "suggest_correction"):
-        response = bob.post("/chat/project/action", json={"sessionId": bobs.session_id, "action": {
-            "name": name, "payload": {"step_id": reply.message_id}, "label": "", "id": str(uuid.uuid4())}})
-        assert response.status_code == 200, response.text
-    bobs.wait_for(lambda: bobs.messages().count("That answer was given to someone else.") == 2, "two refusals")
-    assert not any("Which source" in m or "What should the answer say" in m for m in bobs.messages())
+    before = len(bobs.messages())
+    for name, payload in (("source_mark", {"rank": 1, "relevant": False}), ("source_mark", {"rank": 1, "relevant": None}),
+                          ("correction", {"text": CORRECTION, "ranks": [1]}), ("thumb", {"value": -1}),
+                          ("comment", {"text": COMMENT}), ("source_open", {"rank": 1})):
+        said = bobs.act(bob, name, {"step_id": reply.message_id, **payload})
+        assert said == {"ok": False, "error": "That answer was given to someone else."}, (name, said)
+    assert len(bobs.messages()) == before  # refused on the card, not in the chat
     # Nor through Alice's session: Chainlit checks whose session it is.
     response = bob.post("/chat/project/action", json={"sessionId": "not-bobs", "action": {
-        "name": "mark_source", "payload": {"step_id": reply.message_id}, "label": "", "id": str(uuid.uuid4())}})
+        "name": "source_mark", "payload": {"step_id": reply.message_id, "rank": 1, "relevant": False},
+        "label": "", "id": str(uuid.uuid4())}})
     assert response.status_code >= 400
     assert feedback_rows(feedback_db, answer_of(feedback_db, reply.message_id).id) == []
+
+
+def test_feedback_from_the_cards_is_checked(feedback_server: Server, feedback_db: Database, sockets):
+    alice = signed_in(feedback_server, "alice")
+    socket = sockets(feedback_server, alice)
+    reply = socket.ask(NILE_QUESTION)
+    answer_id = answer_of(feedback_db, reply.message_id).id
+    step = {"step_id": reply.message_id}
+    assert socket.act(alice, "correction", {**step, "text": CORRECTION, "ranks": [9]}) == {
+        "ok": False, "error": "The answer has no source [9]."}
+    assert socket.act(alice, "correction", {**step, "text": "  ", "ranks": []}) == {
+        "ok": False, "error": "The correction is empty. Type what the answer should say."}
+    assert socket.act(alice, "correction", {**step, "text": "x" * 10_001})["error"].startswith("The correction is too long")
+    assert socket.act(alice, "source_mark", {**step, "rank": "1", "relevant": True})["ok"] is False
+    assert socket.act(alice, "thumb", {**step, "value": 5})["ok"] is False
+    assert socket.act(alice, "thumb", {"step_id": "no-such-step", "value": 1})["ok"] is False
+    assert feedback_rows(feedback_db, answer_id) == []
+    assert socket.act(alice, "thumb", {**step, "value": 1}) == {"ok": True, "thumb": 1}
+    assert socket.act(alice, "thumb", {**step, "value": 0}) == {"ok": True, "thumb": 0}
+    assert socket.act(alice, "source_mark", {**step, "rank": 1, "relevant": None}) == {
+        "ok": True, "rank": 1, "relevant": None}  # nothing to take back is no error
+    assert feedback_rows(feedback_db, answer_id) == []
 
 
 def test_nobody_lists_reads_changes_or_resumes_someone_elses_thread(
@@ -278,7 +353,7 @@ def test_a_database_that_is_down_gets_a_short_message_and_the_chat_goes_on(datab
     server, dave, socket, first = database_down
     reply = socket.ask(TEA_QUESTION, saved=False)
     socket.wait_for(lambda: any(DB_DOWN in m for m in socket.messages()[-2:]), "a message that the database is down")
-    assert not any(a["forId"] == reply.message_id for a in socket.seen("action"))  # nothing to rate: not stored
+    assert reply.message_id not in socket.rateable()  # nothing to rate: not stored
 
     refused(dave.put("/chat/feedback", json={"feedback": {"forId": first.run_id, "value": 0}, "sessionId": "d"}),
             503, DB_DOWN)

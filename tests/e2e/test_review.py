@@ -17,7 +17,7 @@ from feedback import export
 from feedback.db import Database
 from feedback.models import Answer, Feedback, Review
 from tests.e2e.conftest import ASSISTANT, GROUNDLOOP, _env, server_db
-from tests.e2e.feedback_fixtures import Server, answer_of, sign_in_page, start_server, stop_server, user_id
+from tests.e2e.feedback_fixtures import PEOPLE, Server, answer_of, sign_in_page, start_server, stop_server, user_id
 
 QUESTION = "What makes green tea bitter?"
 LATER = "What makes green tea taste bitter?"
@@ -64,20 +64,28 @@ def rate_down(page: Page, server: Server, db: Database) -> Answer:
     answer = chat.ask(QUESTION)
     step_id = answer.locator("[id^='step-']").first.get_attribute("id").removeprefix("step-")
     answer = page.locator(ASSISTANT).filter(has=page.locator(f"#step-{step_id}"))
-    expect(answer.get_by_role("button", name="Mark a source")).to_be_visible()  # stored
-    answer.locator("button.negative-feedback-off").click()
-    page.get_by_role("dialog").locator("textarea").fill("It should say how hot the water may be.")
-    page.locator("#submit-feedback").click()
-    expect(answer.locator("button.negative-feedback-on")).to_be_visible()
+    down = answer.get_by_role("button", name="Not helpful", exact=True)
+    down.click()  # shown once the answer is stored
+    expect(down).to_have_attribute("aria-pressed", "true")
+    answer.get_by_role("button", name="Add a comment").click()
+    answer.get_by_label("Comment", exact=True).fill("It should say how hot the water may be.")
+    answer.get_by_role("button", name="Save", exact=True).click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks — your comment is saved.")
     stored = answer_of(db, step_id)
     assert stored is not None and "Verified by a reviewer" not in answer.inner_text()
     return stored
 
 
 def review_in_the_browser(page: Page, server: Server, db: Database, rated: Answer) -> None:
-    """The reviewer signs in to the chat, opens the queue, searches, attaches, corrects, approves."""
-    sign_in_page(page, server, REVIEWER)
-    page.goto(server.url + "/review")
+    """The reviewer asks for the queue signed out, signs in and is sent back; opens the answer, searches
+    (with the keyboard), attaches, corrects, approves and sees it confirmed."""
+    page.goto(server.url + "/review?reason=down")
+    expect(page).to_have_url(server.url + "/chat/login")  # not a page of JSON
+    page.get_by_label("User name").fill(REVIEWER)
+    page.locator("#password").fill(PEOPLE[REVIEWER])
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(server.url + "/review?reason=down", timeout=30_000)  # and back
+    expect(page.get_by_label("Reason")).to_have_value("down")  # the filter stays in the URL
     item = page.locator(f'tr.item[data-answer-id="{rated.id}"]')
     expect(item).to_contain_text("rated down")
     item.get_by_role("link", name=QUESTION).click()
@@ -86,20 +94,28 @@ def review_in_the_browser(page: Page, server: Server, db: Database, rated: Answe
 
     shown = page.locator("#sources tr[data-rank='1']")
     shown.get_by_role("button", name="Relevant", exact=True).click()  # the page comes back with the mark
+    expect(page.get_by_role("status")).to_have_text("Marked [1] as relevant.")
     expect(shown.locator(".mine")).to_have_text("relevant")
+    expect(shown.get_by_role("button", name="Relevant", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(shown).to_contain_text("1 / 0")
 
-    page.get_by_label("Search the index").fill("steeping temperature of green tea")
-    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#shortcuts")).to_contain_text("/ search the index")
+    page.locator("body").press("/")  # the shortcut to the search box
+    expect(page.get_by_label("Search the index")).to_be_focused()
+    page.keyboard.type("steeping temperature of green tea")
+    page.keyboard.press("Enter")
     found = page.locator("#found li").filter(has_text="Brewing green tea")
     expect(found).to_contain_text(TEA_SOURCE)
     tea_doc = found.locator('input[name="doc_ids"]').get_attribute("value")
+    expect(page.locator(f'#approve input[name="doc_ids"][value="{tea_doc}"]')).to_have_count(1)  # listed once
     for shown in page.locator('#approve fieldset > label > input[name="doc_ids"]').all():
         shown.uncheck()  # only the source found by search is attached
     found.locator('input[name="doc_ids"]').check()
     page.locator("#text").fill(CORRECTED)
     page.get_by_role("button", name="Approve").click()
-    expect(page).to_have_url(server.url + "/review")
+    expect(page).to_have_url(f"{server.url}/review?decided={rated.id}")  # nothing else waits: the queue
+    expect(page.get_by_role("status")).to_have_text(
+        f"Approved “{QUESTION}”: its answer is now served as the verified answer.")
     expect(page.locator(f'tr.item[data-answer-id="{rated.id}"]')).to_have_count(0)
 
     with db.read() as session:

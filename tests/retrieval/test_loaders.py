@@ -49,7 +49,8 @@ def test_beir_corpus_keeps_ids_and_titles(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"_id": "4983", "title": "Microstructure", "text": "Alterations of the brain."}\n\n')
     [document] = load_file(corpus, max_bytes=MB)
-    assert document.metadata == {"doc_id": "4983", "title": "Microstructure", "source": str(corpus), "position": 1}
+    assert document.metadata == {"doc_id": "4983", "title": "Microstructure", "source": str(corpus), "position": 1,
+                                 "path": "corpus.jsonl"}
 
 
 def test_bad_files_are_skipped_with_a_reason_and_the_rest_ingest(corpus: Path) -> None:
@@ -92,3 +93,21 @@ def test_html_scripts_and_styles_are_not_text(tmp_path: Path) -> None:
 def test_normalize_makes_equivalent_text_identical() -> None:
     decomposed, composed = "Cafe\u0301  au\u00a0lait\r\n\r\n\r\nnext", "Café au lait\n\nnext"
     assert normalize(decomposed) == composed
+
+
+def test_each_chunk_knows_its_path_in_the_folder_ingested(tmp_path: Path) -> None:
+    (tmp_path / "docs" / "guide").mkdir(parents=True)
+    (tmp_path / "docs" / "guide" / "start.md").write_text("# Start\nRun it.\n")
+    (tmp_path / "one.txt").write_text("A single file.\n")
+    loaded = load_paths([tmp_path / "docs", tmp_path / "one.txt"], max_bytes=10_000)
+    paths = {d.metadata["title"]: d.metadata["path"] for d in loaded.documents}
+    assert paths == {"Start": "guide/start.md", "one": "one.txt"}
+    assert all(d.metadata["source"].startswith(str(tmp_path.resolve())) for d in loaded.documents)
+
+
+def test_a_citation_never_shows_the_servers_own_path() -> None:
+    from app.chain import shown_path
+
+    assert shown_path({"path": "guide/start.md", "source": "/srv/docs/guide/start.md"}) == "guide/start.md"
+    assert shown_path({"source": "/srv/docs/guide/start.md"}) == "start.md"  # indexed before paths were kept
+    assert shown_path({"source": "https://example.com/a.html"}) == "https://example.com/a.html"
