@@ -47,7 +47,10 @@ ECHO_CHARS = 80
 """How much of a question is kept where it is only named: the thread's name (Chainlit names a thread
 by its first message, however long) and the run step that answered it (the question's own step keeps
 it whole)."""
-_NOT_KEPT = {"is_shared", "shared_at"}  # groundloop does not share threads: no public link can be made
+_NOT_KEPT = {"is_shared", "shared_at", "history"}
+"""groundloop does not share threads: no public link can be made. And the chat's history of questions
+(its user session, which Chainlit stores as thread metadata and sends to the page) is not kept: it is
+read afresh from the stored answers on resume, and never reaches the browser."""
 
 
 def lazy_attributes_as_pep_562() -> None:

@@ -304,3 +304,21 @@ def test_the_data_folder_is_its_owners_alone(data_dir: Path, feedback_server: Se
         loose = [f"{path} {path.stat().st_mode & 0o777:o}" for path in made
                  if path.stat().st_mode & 0o077 or (path.is_dir() and path.stat().st_mode & 0o700 != 0o700)]
         assert loose == []
+
+
+def test_the_question_history_is_never_stored_in_a_thread_or_sent_to_the_page(feedback_server: Server, guests,
+                                                                              sockets) -> None:
+    """Item 7: the chat's user session (with the thread's question history) was stored as thread
+    metadata, which the thread routes send to the browser."""
+    client = signed_in(feedback_server, "hal", guests["hal"])
+    chat = sockets(feedback_server, client)
+    reply = chat.ask("How long is the Nile?")
+    chat.close()  # Chainlit stores the session in the thread when the socket goes
+    thread = client.get(f"/chat/project/thread/{reply.thread_id}")
+    assert thread.status_code == 200, thread.text
+    assert "history" not in (thread.json().get("metadata") or {})
+    resumed = sockets(feedback_server, client, thread_id=reply.thread_id)
+    follow_up = resumed.ask("How long is it?")  # the history is read back from the stored answers
+    assert "6,650" in follow_up.text
+    resumed.close()
+    assert "history" not in (client.get(f"/chat/project/thread/{reply.thread_id}").json().get("metadata") or {})
