@@ -5,6 +5,7 @@ when one is configured, and the chain falls back to the extractive one when it f
 """
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +20,10 @@ from retrieval.embeddings import MiniLMEmbeddings
 from retrieval.keyword import tokenize
 from retrieval.sentences import OnTheFly, Passage
 from retrieval.text import words_of
+
+class ModelFailed(Exception):
+    """The model answered with something that is not a completion (an HTML page, say)."""
+
 
 NOTHING_FOUND = "I could not find anything in the indexed documents that answers this."
 _MIN_WORDS = 4
@@ -185,11 +190,13 @@ class OpenAIAnswerer:
     """Any OpenAI-compatible chat model, prompted from ``prompts/`` to cite as [n].
 
     Retrieved text goes in the user message inside <sources>, and the system prompt says it
-    is data: a document cannot give the model instructions.
+    is data: a document cannot give the model instructions. ``timeout`` bounds the whole answer, from the
+    request on: a model that trickles tokens is cut off (``TimeoutError``) once it has passed.
     """
 
     def __init__(self, *, base_url: str, model: str, api_key: str | None, timeout: float) -> None:
         self.name = f"openai:{model}"
+        self.timeout = timeout
         self.llm = ChatOpenAI(
             base_url=base_url, model=model, api_key=api_key or "none", timeout=timeout, max_retries=0, temperature=0
         )
@@ -205,9 +212,18 @@ class OpenAIAnswerer:
             SystemMessage(prompts.load("answer_system")),
             HumanMessage(prompts.load("answer_user").format(sources=numbered, question=question)),
         ]
-        for chunk in self.llm.stream(messages):
-            if chunk.content:
-                yield str(chunk.content)
+        deadline = time.monotonic() + self.timeout  # each read waits at most ``timeout`` too (the client's)
+        chunks = self.llm.stream(messages)
+        try:
+            for chunk in chunks:
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                if chunk.content:
+                    yield str(chunk.content)
+        except (ValueError, KeyError, TypeError) as error:  # a 200 whose body is no completion
+            raise ModelFailed(str(error)) from error
+        finally:
+            chunks.close()
 
 
 def _data(text: str) -> str:

@@ -6,6 +6,7 @@ writers, so the review queue, exports and retraining see API traffic like any ot
 Answer and source texts are returned as plain text: escape them before showing them as HTML or Markdown.
 """
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -29,7 +30,8 @@ class AskRequest(BaseModel):
     question: str = Field(description="Up to max_question_chars characters (4,000 unless configured).")
     thread_id: str | None = Field(
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Your id for a conversation: follow-ups are read against its earlier questions.",
+        description="Your id for a conversation: follow-ups are read against its earlier questions. "
+                    "It is yours alone: another person using the same id has a conversation of their own.",
     )
 
 
@@ -108,6 +110,16 @@ class RankersResponse(BaseModel):
     versions: list[RankerVersion]
 
 
+THREADS = uuid.UUID("5b1f0d8e-7c1a-4f0e-9a53-6f1d2c3b4a59")
+"""The namespace of API thread ids: each person's ids are their own."""
+
+
+def stored_thread_id(user_id: str, thread_id: str) -> str:
+    """The stored id of a client's ``thread_id``: derived from the person's id too, so two people's
+    ``support-ticket-1`` are two threads, and nobody can guess their way into another's."""
+    return str(uuid.uuid5(THREADS, f"{user_id}\n{thread_id}"))
+
+
 AskCaller, FeedbackCaller, ExportCaller = scoped("ask"), scoped("feedback"), scoped("export")
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -119,12 +131,14 @@ async def ask(body: AskRequest, caller: AskCaller) -> AskResponse:
     try:
         clean_question(body.question, max_chars=settings.max_question_chars)
         *_, recorded = await run_in_threadpool(lambda: list(answering.answer(
-            runtime.database(), runtime.chain(), body.question, user_id=caller.user.id, thread_id=body.thread_id)))
+            runtime.database(), runtime.chain(), body.question, user_id=caller.user.id,
+            thread_id=None if body.thread_id is None else stored_thread_id(caller.user.id, body.thread_id))))
     except GroundloopError as error:
         raise refusal(error) from None
     result = recorded.result
     return AskResponse(
-        answer_id=recorded.answer_id, thread_id=recorded.thread_id, question=result.question,
+        answer_id=recorded.answer_id, thread_id=body.thread_id if recorded.thread_id else None,
+        question=result.question,
         standalone_question=result.standalone_question, answer=result.answer,
         citations=[Source.of(c) for c in result.citations],
         verdict=result.verdict, reasons=result.reasons, notice=result.notice, verified=result.verified,

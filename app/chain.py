@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.retrievers import BaseRetriever
 
 from app import metrics
-from app.answerers import Answerer, ExtractiveAnswerer
+from app.answerers import Answerer, ExtractiveAnswerer, ModelFailed
 from app.condense import Condenser
 from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
@@ -38,7 +38,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Restart:
-    """The model failed part-way: drop what was shown; the offline answer follows."""
+    """The model failed: drop what was shown (if anything), say why (``notice``); the offline answer follows."""
 
     notice: str
 
@@ -109,10 +109,9 @@ class Chain:
             for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
-        except (openai.APIError, TimeoutError) as error:
+        except (openai.APIError, TimeoutError, ModelFailed) as error:
             notice = f"The language model did not answer ({_why(error)}), so this is the offline answer."
-            if pieces:
-                yield Restart(notice)
+            yield Restart(notice)  # also with nothing shown yet: a streamed reply says it before the answer
             pieces, answerer = [], self.fallback
             for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
@@ -206,6 +205,8 @@ def _citations(sources: list[Document], answer: str) -> list[Citation]:
 def _why(error: Exception) -> str:
     if isinstance(error, (openai.APITimeoutError, TimeoutError)):
         return "timed out"
+    if isinstance(error, ModelFailed):
+        return "its reply was not an answer"
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}"
     return "could not connect"

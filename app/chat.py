@@ -124,6 +124,17 @@ async def resume(thread: ThreadDict) -> None:
             element["props"] = {**(element.get("props") or {}), **_said(said.get(answer.id))}
 
 
+async def _asked_in(thread_id: str) -> list[str]:
+    """The thread's earlier questions as understood, read from the stored answers (never from what the
+    page stored: the history is kept out of thread metadata, which Chainlit sends to the browser)."""
+    try:
+        answers = await asyncio.to_thread(chat_history.answers_in_thread, database(), thread_id=thread_id)
+    except GroundloopError as error:
+        log.warning("answering in thread %s without its earlier questions: %s", thread_id, error)
+        return []
+    return [a.standalone_question for a in answers]
+
+
 def _close_sources_once_shown(emitter: Any) -> None:
     """Chainlit sends the resumed thread after this hook, and the page then opens every source beside
     the chat; this session's emitter closes them right after, as nobody clicked one yet."""
@@ -138,7 +149,9 @@ def _close_sources_once_shown(emitter: Any) -> None:
 
 @cl.on_message
 async def answer(message: cl.Message) -> None:
-    history: list[str] = cl.user_session.get("history") or []
+    history: list[str] | None = cl.user_session.get("history")
+    if history is None:  # a resumed thread's first message can come before on_chat_resume has read it back
+        history = await _asked_in(cl.context.session.thread_id)
     question = message.content
     if len(question) > runtime.settings().max_question_chars:  # refused below; shown only by its start
         message.content = shorten(question, ECHO_CHARS)

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="An OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1.")
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the model before answering offline.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds the model has for its whole answer (from the request) before answering offline.")
 
     answer_sentences: int = Field(default=3, ge=1, description="Sentences the offline answerer quotes.")
     answer_min_relevance: float = Field(

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 DEFAULT_REPLY = "I have no canned reply."
@@ -49,6 +49,8 @@ class OpenAIStub:
         self.token_delay = 0.0
         """Seconds between streamed pieces: a model that writes slowly, so a client can be seen streaming."""
         self.fail_with: int | None = None
+        self.garbage: str | None = None
+        """A body answered with HTTP 200 as text/html instead of a completion: a proxy's error page, say."""
         self._queue: collections.deque[str] = collections.deque()
         self._reply_fn: Callable[[dict], str] | None = None
         self._socket = socket.socket()
@@ -84,6 +86,8 @@ class OpenAIStub:
             return JSONResponse({"error": {"message": f"stub forced HTTP {self.fail_with}",
                                            "type": "stub_error", "param": None, "code": None}},
                                 status_code=self.fail_with)
+        if self.garbage is not None:
+            return HTMLResponse(self.garbage)
         if self._queue:
             text = self._queue.popleft()
         else:

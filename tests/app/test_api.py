@@ -154,8 +154,20 @@ def test_a_thread_reads_follow_ups_against_its_earlier_questions(client, key):
     alone = ask(client, headers, "How hot is it made?")
     assert alone["standalone_question"] == "How hot is it made?"
 
-    response = client.post("/api/v1/ask", json={"question": TEA, "thread_id": "trip-1"}, headers=key("bob"))
-    assert (response.status_code, response.json()) == (403, {"detail": "That conversation is someone else's."})
+
+
+def test_two_people_with_the_same_thread_id_each_get_their_own_thread(client, key):
+    alice, bob = key(), key("bob")
+    ask(client, alice, "Tell me about green tea", thread_id="support-ticket-1")
+    response = client.post("/api/v1/ask", json={"question": "How hot is it made?", "thread_id": "support-ticket-1"},
+                           headers=bob)
+    assert response.status_code == 200, response.text
+    assert response.json()["thread_id"] == "support-ticket-1"
+    assert response.json()["standalone_question"] == "How hot is it made?"  # not read against alice's question
+    follow_up = ask(client, alice, "How hot is it made?", thread_id="support-ticket-1")
+    assert follow_up["standalone_question"] == "Tell me about green tea How hot is it made?"
+    again = ask(client, bob, "Tell me more", thread_id="support-ticket-1")
+    assert again["standalone_question"] == "How hot is it made? Tell me more"
 
 
 def test_question_size_and_content_are_checked_before_any_work(client, key, configure):

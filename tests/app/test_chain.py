@@ -1,5 +1,7 @@
 """The chain end to end, offline and against an OpenAI-compatible server on loopback."""
 
+import time
+
 import pytest
 
 from app import components
@@ -102,6 +104,56 @@ def test_model_failure_falls_back_to_the_offline_answer_with_a_notice(indexed, f
     assert result.answerer == "extractive"
     expected = {"timeout": "timed out", "status": "HTTP 500", "down": "could not connect"}[failure]
     assert result.notice == f"The language model did not answer ({expected}), so this is the offline answer."
+
+
+OFFLINE = "The Nile flows north into the Mediterranean Sea [1]."
+
+
+def test_a_trickling_model_is_cut_off_at_the_timeout_with_the_offline_answer(indexed) -> None:
+    with OpenAIStub() as stub:
+        stub.token_delay = 0.5  # each read comes well within the 1 s timeout; the whole answer would take 20 s
+        stub.reply(" ".join(["word"] * 40))
+        started = time.monotonic()
+        events = list(components.chain(llm_settings(indexed, stub)).stream("Which sea does the Nile flow into?"))
+        took = time.monotonic() - started
+    result = events[-1]
+    assert took < 10, f"the 1 s timeout let the model run for {took:.1f} s"
+    assert result.answer == OFFLINE and result.answerer == "extractive"
+    assert result.notice == "The language model did not answer (timed out), so this is the offline answer."
+    assert Restart(result.notice) in events
+
+
+def test_a_model_answering_200_with_html_gives_the_offline_answer_with_a_notice(indexed) -> None:
+    with OpenAIStub() as stub:
+        stub.garbage = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        result = components.chain(llm_settings(indexed, stub)).run("Which sea does the Nile flow into?")
+    assert result.answer == OFFLINE and result.answerer == "extractive"
+    assert result.notice == ("The language model did not answer (its reply was not an answer), "
+                             "so this is the offline answer.")
+
+
+def test_the_streamed_openai_reply_carries_the_fallback_notice(indexed) -> None:
+    import asyncio
+    import json
+
+    from app.answering import Recorded
+    from app.openai_api import _chunks
+    from app.rendering import notice
+
+    with OpenAIStub() as stub:
+        stub.fail_with = 500
+        events = list(components.chain(llm_settings(indexed, stub)).stream("Which sea does the Nile flow into?"))
+    result = events[-1]
+    recorded = Recorded(result=result, answer_id="a1", thread_id=None)
+
+    async def reply() -> str:
+        body = [piece async for piece in _chunks(iter([*events[:-1], recorded]), "c1", 0)]
+        deltas = [json.loads(p[6:])["choices"][0]["delta"] for p in body if p.startswith("data: {")]
+        return "".join(d.get("content") or "" for d in deltas)
+
+    text = asyncio.run(reply())
+    assert notice("The language model did not answer (HTTP 500), so this is the offline answer.") in text
+    assert text.index("did not answer") < text.index("Mediterranean")
 
 
 def test_model_failing_mid_answer_restarts_with_the_offline_answer(indexed) -> None:

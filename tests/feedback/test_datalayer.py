@@ -270,6 +270,20 @@ def test_a_thread_cannot_be_made_public(layer, alice, talk):
     assert run(layer.get_thread(chat.thread))["metadata"] == {"chat_profile": "x"}
 
 
+def test_the_question_history_is_neither_stored_in_a_thread_nor_read_back(db, layer, alice, talk):
+    """Chainlit stores the chat's user session (with its question history) as thread metadata,
+    and sends that metadata to the page."""
+    chat = talk(alice)
+    run(layer.update_thread(chat.thread, metadata={"history": ["Where is my invoice?"], "chat_profile": "x"}),
+        as_user="alice")
+    assert run(layer.get_thread(chat.thread))["metadata"] == {"chat_profile": "x"}
+    from feedback import chat_history
+
+    chat_history.save_thread(db, thread_id=chat.thread, user_id=alice.id,
+                             meta={"history": ["Stored before the fix"], "chat_profile": "x"})
+    assert "history" not in run(layer.get_thread(chat.thread))["metadata"]
+
+
 def test_the_owner_deletes_a_thread_with_its_history(db, layer, alice, talk):
     chat, kept = talk(alice), talk(alice, "Another question?")
     run(layer.upsert_feedback(ChainlitFeedback(forId=chat.run, value=0, comment="No.")), as_user="alice")
