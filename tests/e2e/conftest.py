@@ -390,8 +390,3 @@ def chat(page: Page, server: Server) -> Chat:
 @pytest.fixture
 def slow_chat(page: Page, slow_server: Server) -> Chat:
     return Chat(page, slow_server).open()
-
-
-# The feedback server is shared by every module that asks for it: its fixtures are declared here, once,
-# so pytest makes one session-wide server, not one per module that imports them.
-from tests.e2e.feedback_fixtures import feedback_db, feedback_server, sockets  # noqa: E402, F401, I001

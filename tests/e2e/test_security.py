@@ -20,8 +20,10 @@ from tests.e2e.feedback_fixtures import (  # noqa: F401 (fixtures)
     SOCKET_PATH,
     Socket,
     add_people,
+    feedback_server,
     sign_in_page,
     signed_in,
+    sockets,
 )
 
 GUESTS = {"erin": "erin-pw", "frank": "frank-pw", "gina": "gina-pw", "hal": "hal-pw", "ivy": "ivy-pw"}
