@@ -7,6 +7,7 @@ Imported by ``test_feedback.py``; the corpus, the ``Server`` class and the brows
 
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -42,8 +43,9 @@ def add_people(data: Path, workdir: Path, people: dict[str, str], **settings: st
 
 def start_server(name: str, data_dir: Path, e2e_dir: Path, **settings: str) -> Server:
     """A server of its own on a copy of the ingested data, with everyone in PEOPLE able to sign in."""
-    data = e2e_dir / f"data-{name}"
-    shutil.copytree(data_dir, data)
+    # A folder of its own each time: a session fixture imported by two test modules starts twice.
+    data = Path(tempfile.mkdtemp(prefix=f"data-{name}-", dir=e2e_dir))
+    shutil.copytree(data_dir, data, dirs_exist_ok=True)
     add_people(data, e2e_dir, PEOPLE, **settings)
     server = Server(name, data, e2e_dir, **settings)
     _RUNNING.append(server)
