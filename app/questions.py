@@ -1,9 +1,8 @@
 """What counts as a question: checked once, before any work, for every entry point."""
 
-import unicodedata
 
 from retrieval.errors import EmptyQuery, GroundloopError
-from retrieval.text import normalize
+from retrieval.text import looks_binary, normalize
 
 
 class BadQuestion(GroundloopError):
@@ -18,8 +17,7 @@ def clean_question(text: str, *, max_chars: int) -> str:
     """The question, normalised; or BadQuestion with a short reason."""
     if len(text) > max_chars:
         raise QuestionTooLong(f"The question is too long ({len(text):,} characters; the limit is {max_chars:,}).")
-    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
-    if unreadable and unreadable / len(text) > 0.05:
+    if looks_binary(text):
         raise BadQuestion("That does not look like a question: it contains binary data.")
     question = normalize(text)
     if not question:

@@ -6,11 +6,10 @@ same request gets the same answer everywhere. Entry points only translate the er
 here (``NotAllowed``, ``NotFound``, ``BadFeedback``) into their own medium.
 """
 
-import unicodedata
 
 from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
-from retrieval.text import normalize
+from retrieval.text import looks_binary, normalize
 
 REVIEWER_ROLES = ("reviewer", "admin")
 MAX_CORRECTION_CHARS = 10_000
@@ -77,8 +76,7 @@ def clean_comment(text: str) -> str:
 def _clean(text: str, *, what: str, limit: int, tidy) -> str:
     if len(text) > limit:
         raise BadFeedback(f"The {what} is too long ({len(text):,} characters; the limit is {limit:,}).")
-    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
-    if unreadable and unreadable / len(text) > 0.05:
+    if looks_binary(text):
         raise BadFeedback("That does not look like text: it contains binary data.")
     cleaned = tidy(text)
     if not cleaned:

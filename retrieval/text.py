@@ -114,3 +114,9 @@ def words_of(instruction: str, *, longest: int = 200) -> list[str]:
             break
         head.append(token)
     return list(dict.fromkeys(word.lower() for word in _WORD.findall(" ".join(head)) if len(word) >= 3))
+
+
+def looks_binary(text: str) -> bool:
+    """More than 5% of the text is replacement or control characters: binary data, not something typed."""
+    unreadable = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r"))
+    return bool(unreadable) and unreadable / len(text) > 0.05
