@@ -34,7 +34,7 @@ class StrictJson:
                 or not Headers(scope=scope).get("content-type", "").startswith("application/json")):
             await self.app(scope, receive, send)
             return
-        messages, body = await _read(receive)
+        messages, body = await read_body(receive)
         try:
             check(body)
         except NotStrictJson as error:
@@ -100,7 +100,8 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + "…"
 
 
-async def _read(receive: Receive) -> tuple[list[Message], bytes]:
+async def read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    """The whole request body, and the messages it came in, to hand on unchanged to the app behind."""
     messages, chunks = [], []
     while True:
         message = await receive()

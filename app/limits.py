@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.bad_input import read_body
 from app.settings import Settings
 from retrieval.errors import GroundloopError
 
@@ -84,7 +85,7 @@ class SignInLimit:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGN_IN_PATH:
             await self.app(scope, receive, send)
             return
-        _, messages = await _read_body(receive)
+        messages, _ = await read_body(receive)
         try:
             name = await _signing_in_as(scope, list(messages))
         except BadSignInForm as error:
@@ -132,20 +133,6 @@ async def _signing_in_as(scope: Scope, messages: list[Message]) -> str:
         return name if isinstance(name, str) else ""
     finally:
         await form.close()
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
-    """The whole request body, and the messages it came in, to hand on unchanged."""
-    messages, chunks = [], []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), messages
 
 
 async def _refuse(send: Send, error: GroundloopError, status: int = 429) -> None:
