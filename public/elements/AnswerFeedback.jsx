@@ -68,30 +68,39 @@ function SourceCard({ source, mark, onMark, busy, saved }) {
   );
 }
 
-function CorrectionForm({ sources, onDone }) {
+const NOTES = {
+  correction: { label: "Correction", placeholder: "What should the answer have said?", height: "min-h-[90px]",
+    thanks: "Thanks — your correction is saved. A reviewer will look at it." },
+  comment: { label: "Comment", placeholder: "What was good or missing?", height: "min-h-[70px]",
+    thanks: "Thanks — your comment is saved." },
+};
+
+// One form for the two things a person writes: a correction (with the sources that support it) or a comment.
+function NoteForm({ kind, sources, onDone }) {
+  const note = NOTES[kind];
   const [text, setText] = useState("");
   const [ranks, setRanks] = useState([]);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const box = useRef(null);
   useEffect(() => { box.current && box.current.focus(); }, []);
-  const id = `correction-${props.step_id}`;
+  const id = `${kind}-${props.step_id}`;
   const save = async (event) => {
     event.preventDefault();
     setBusy(true);
-    const result = await send("correction", { text, ranks });
+    const result = await send(kind, kind === "correction" ? { text, ranks } : { text });
     setBusy(false);
-    if (result.ok) onDone("Thanks — your correction is saved. A reviewer will look at it.");
+    if (result.ok) onDone(note.thanks);
     else setError(result.error);
   };
   const tick = (n) => setRanks(ranks.includes(n) ? ranks.filter((r) => r !== n) : [...ranks, n].sort((a, b) => a - b));
   return (
     <form className="groundloop-form rounded-lg border p-3 flex flex-col gap-2"
       onSubmit={save} onKeyDown={(event) => { if (event.key === "Escape") { event.stopPropagation(); onDone(""); } }}>
-      <label htmlFor={id} className="text-sm font-medium">Correction</label>
+      <label htmlFor={id} className="text-sm font-medium">{note.label}</label>
       <Textarea id={id} ref={box} value={text} onChange={(event) => setText(event.target.value)}
-        placeholder="What should the answer have said?" className="min-h-[90px]" />
-      {sources.length ? (
+        placeholder={note.placeholder} className={note.height} />
+      {sources && sources.length ? (
         <fieldset className="flex flex-col gap-1">
           <legend className="text-sm font-medium">Sources that support it (optional)</legend>
           {sources.map((source) => (
@@ -102,36 +111,6 @@ function CorrectionForm({ sources, onDone }) {
           ))}
         </fieldset>
       ) : null}
-      {error ? <p role="alert" className="text-sm text-red-600">{error}</p> : null}
-      <div className="flex gap-2">
-        <Button type="submit" size="sm" disabled={busy || !text.trim()}>Save</Button>
-        <Button type="button" size="sm" variant="outline" onClick={() => onDone("")}>Cancel</Button>
-      </div>
-    </form>
-  );
-}
-
-function CommentForm({ onDone }) {
-  const [text, setText] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const box = useRef(null);
-  useEffect(() => { box.current && box.current.focus(); }, []);
-  const id = `comment-${props.step_id}`;
-  const save = async (event) => {
-    event.preventDefault();
-    setBusy(true);
-    const result = await send("comment", { text });
-    setBusy(false);
-    if (result.ok) onDone("Thanks — your comment is saved.");
-    else setError(result.error);
-  };
-  return (
-    <form className="groundloop-form rounded-lg border p-3 flex flex-col gap-2"
-      onSubmit={save} onKeyDown={(event) => { if (event.key === "Escape") { event.stopPropagation(); onDone(""); } }}>
-      <label htmlFor={id} className="text-sm font-medium">Comment</label>
-      <Textarea id={id} ref={box} value={text} onChange={(event) => setText(event.target.value)}
-        placeholder="What was good or missing?" className="min-h-[70px]" />
       {error ? <p role="alert" className="text-sm text-red-600">{error}</p> : null}
       <div className="flex gap-2">
         <Button type="submit" size="sm" disabled={busy || !text.trim()}>Save</Button>
@@ -205,8 +184,7 @@ export default function AnswerFeedback() {
           </Button>
         </div>
       ) : null}
-      {form === "comment" ? <CommentForm onDone={done} /> : null}
-      {form === "correction" ? <CorrectionForm sources={sources} onDone={done} /> : null}
+      {form ? <NoteForm key={form} kind={form} sources={form === "correction" ? sources : []} onDone={done} /> : null}
       <p role="status" aria-live="polite" className="groundloop-status text-sm text-muted-foreground">{status}</p>
     </div>
   );
