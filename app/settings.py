@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0, description="The longest wait between retries.")
     webhook_poll_seconds: float = Field(default=2.0, gt=0, description="How often the server looks for events to send.")
 
+    events_redis_url: str | None = Field(
+        default=None, description="A redis:// URL: every recorded event is also published to the Redis Stream "
+        "groundloop:events there (ids, never text), at least once and in order.",
+    )
+    events_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the server looks for events to publish to the stream."
+    )
+
     metrics_dir: Path | None = Field(
         default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
         description="Where several workers share request and latency metrics (prometheus_client's own variable, "
