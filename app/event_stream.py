@@ -50,33 +50,59 @@ class Publisher:
         self.db = db
 
     def publish_batch(self) -> int:
-        """Publishes up to ``BATCH`` due entries in one MULTI (a refusal such as out of memory or a
-        read-only replica rejects the whole batch, so no entry is ever added after one that was not)
-        and moves the cursor past them; how many were due."""
+        """Publishes up to ``BATCH`` due entries and moves the cursor past those Redis took; how many were due."""
         db = self.db()
         entries = event_stream.pending(db, STREAM, limit=BATCH)
         if not entries:
             return 0
+        results = self._add(entries)
+        last, problem = None, None
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, Exception) and not _already_there(result):
+                problem = result
+                break
+            last = entry.event_id
+        if last is not None:
+            event_stream.advance(db, STREAM, last)
+        if problem is not None:
+            raise StreamUnavailable(f"Redis at {where(self.redis)} refused event {entry.event_id} "
+                                    f"({_reason(problem)}); it waits in the database.")
+        return len(entries)
+
+    def _add(self, entries: list[event_stream.Entry]) -> list:
+        """Redis's answer to each XADD, sent in one MULTI: a refusal of the command itself (out of
+        memory, a read-only replica) rejects the whole batch, so no entry is added after one that was not."""
         pipe = self.redis.pipeline(transaction=True)
         for entry in entries:
             pipe.xadd(STREAM, entry.fields, id=f"{entry.event_id}-0")
         try:
             results = pipe.execute(raise_on_error=False)
+            refused = [entry for entry, result in zip(entries, results, strict=True) if _already_there(result)]
+            if refused:
+                self._check_ours(refused)
         except redis.RedisError as error:
             raise StreamUnavailable(f"Redis at {where(self.redis)} did not take the events ({_reason(error)}); "
                                     "they wait in the database.") from error
-        last = None
-        for entry, result in zip(entries, results, strict=True):
-            if isinstance(result, Exception) and ALREADY_THERE not in str(result):
-                break
-            last = entry.event_id
-        if last is not None:
-            event_stream.advance(db, STREAM, last)
-        if last != entries[-1].event_id:
-            problem = next(r for r in results if isinstance(r, Exception) and ALREADY_THERE not in str(r))
-            raise StreamUnavailable(f"Redis at {where(self.redis)} refused an event ({_reason(problem)}); "
-                                    "it waits in the database.")
-        return len(entries)
+        return results
+
+    def _check_ours(self, refused: list[event_stream.Entry]) -> None:
+        """An entry Redis refused as already there must be this very event, or older than the stream's
+        first entry (trimmed). A stream that another groundloop database publishes to (or one kept from
+        before this database was started afresh) has other events under these ids: this one's would be
+        lost without a word, so publishing stops and says why."""
+        ids = [f"{entry.event_id}-0" for entry in refused]
+        held = dict(self.redis.xrange(STREAM, min=ids[0], max=ids[-1]))
+        first = self.redis.xrange(STREAM, count=1)
+        trimmed_below = _number(first[0][0]) if first else float("inf")
+        for stream_id, entry in zip(ids, refused, strict=True):
+            there = held.get(stream_id)
+            ours = there is not None and (there.get("at"), there.get("kind")) == (entry.fields["at"], entry.fields["kind"])
+            if not ours and not (there is None and entry.event_id < trimmed_below):
+                raise StreamUnavailable(
+                    f"{STREAM} at {where(self.redis)} holds other events than this database's (entry {stream_id} "
+                    "is not its event): another groundloop database publishes there, or this one was started "
+                    "afresh. Give each database a Redis (or a Redis database number) of its own, or delete the "
+                    "stream; the events wait in the database.")
 
     def publish_due(self) -> int:
         """Every due entry, a batch at a time; how many."""
@@ -89,6 +115,14 @@ class Publisher:
 
     def close(self) -> None:
         self.redis.close()
+
+
+def _number(stream_id: str) -> int:
+    return int(stream_id.split("-")[0])
+
+
+def _already_there(result: object) -> bool:
+    return isinstance(result, redis.ResponseError) and ALREADY_THERE in str(result)
 
 
 def _reason(error: Exception) -> str:

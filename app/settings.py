@@ -141,6 +141,13 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("events_redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6379/0")
+        return value or None
+
     def refuse_unsafe_start(self, *, host: str | None = None, public: bool = False) -> None:
         """Raises, in one line, what makes this start unsafe: webhooks that would go unsigned; and in
         production a missing, short or well-known auth secret, CORS for any origin, or a non-loopback

@@ -204,3 +204,39 @@ def test_the_commands_say_in_one_line_what_is_missing(settings, redis_server):
     with pytest.raises(GroundloopError, match=rf"^Redis at 127.0.0.1:{redis_server.port} cannot be read: "):
         CliRunner().invoke(cli, command, env={"GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url}, catch_exceptions=False)
 
+
+
+def test_a_stream_that_holds_another_databases_events_stops_publishing_and_says_why(settings, redis_server):
+    other = components.database(settings.model_copy(update={"data_dir": settings.data_dir.parent / "other"}))
+    events.record(other, action="sync_finished", subject_type="sources", subject_id="elsewhere")
+    events.record(other, action="sync_finished", subject_type="sources", subject_id="elsewhere")
+    Publisher(redis_server.url, lambda: other).publish_due()
+    db = components.database(settings)
+    events.record(db, action="document_added", subject_type="documents", subject_id="doc-1")
+
+    with pytest.raises(StreamUnavailable, match=rf"^{STREAM} at 127.0.0.1:{redis_server.port} holds other events "
+                       r"than this database's \(entry 1-0 is not its event\)"):
+        Publisher(redis_server.url, lambda: db).publish_batch()
+    assert cursors.cursor(db, STREAM) == 0
+    assert [fields["subject_id"] for _, fields in entries(redis_server)] == ["elsewhere", "elsewhere"]
+
+    redis_server.client().delete(STREAM)  # what the message advises
+    assert publish(settings, redis_server) == f"1 events published; {STREAM} holds every event up to 1."
+
+
+def test_entries_trimmed_away_before_the_cursor_moved_count_as_published(settings, redis_server, monkeypatch):
+    db = components.database(settings)
+    for source in ("a", "b", "c"):
+        events.record(db, action="sync_finished", subject_type="sources", subject_id=source)
+    with monkeypatch.context() as patched:
+        patched.setattr(cursors, "advance", lambda *_, **__: None)  # the cursor did not move
+        Publisher(redis_server.url, lambda: db).publish_due()
+    redis_server.client().xtrim(STREAM, minid="3-0", approximate=False)  # a reader's cleanup
+
+    assert publish(settings, redis_server) == f"3 events published; {STREAM} holds every event up to 3."
+    assert [stream_id for stream_id, _ in entries(redis_server)] == ["3-0"]
+
+
+def test_a_stream_url_must_name_a_redis(settings):
+    with pytest.raises(ValueError, match="must start with redis://, rediss:// or unix://"):
+        type(settings)(events_redis_url="127.0.0.1:6379")
