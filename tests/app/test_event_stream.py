@@ -240,3 +240,39 @@ def test_entries_trimmed_away_before_the_cursor_moved_count_as_published(setting
 def test_a_stream_url_must_name_a_redis(settings):
     with pytest.raises(ValueError, match="must start with redis://, rediss:// or unix://"):
         type(settings)(events_redis_url="127.0.0.1:6379")
+
+
+def test_retrain_watch_wakes_when_feedback_reaches_the_stream(settings, redis_server):
+    """With a poll of an hour, only the stream can make the watcher look again within a minute."""
+    db = components.database(settings)
+    alice = accounts.add_user(db, identifier="alice")
+    answer = answer_log.record_answer(
+        db, question=QUESTION, standalone_question=QUESTION, answer="About 80 degrees [1].", answerer="extractive",
+        verdict="ok", reasons=[], timings_ms={}, user_id=alice.id, citations=[])
+    env = {**os.environ, "GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url, "GROUNDLOOP_RETRAIN_AFTER": "1",
+           "GROUNDLOOP_RETRAIN_POLL_SECONDS": "3600", "GROUNDLOOP_CHROMA_URL": "", "PYTHONPATH": os.getcwd()}
+    probe = "import sys; sys.argv = ['groundloop', *sys.argv[1:]]; from app.cli import main; main()"
+    watcher = subprocess.Popen([sys.executable, "-c", probe, "--data-dir", str(settings.data_dir), "retrain", "--watch"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()
+    publisher = Publisher(redis_server.url, lambda: db)
+    try:
+        assert lines.get(timeout=WAIT_SECONDS).startswith("Watching for 1 new feedback events")
+        waiting_on_the_stream(redis_server)
+        opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=True)
+        publisher.publish_due()
+        looked_again = lines.get(timeout=WAIT_SECONDS)
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=30)
+        publisher.close()
+    assert looked_again.startswith("Not enough feedback to learn from yet"), looked_again  # it retrained
+
+
+def waiting_on_the_stream(server: RedisServer) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not any(c.get("cmd") == "xread" for c in server.client().client_list()):
+        if time.monotonic() > deadline:
+            pytest.fail("no one waits on the stream")
+        time.sleep(0.05)
