@@ -40,7 +40,7 @@ def client(url: str) -> redis.Redis:
 def where(connection: redis.Redis) -> str:
     """Redis's address for messages, without the password the URL may hold."""
     kwargs = connection.connection_pool.connection_kwargs
-    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    return kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
 class Publisher:
@@ -97,8 +97,11 @@ class Publisher:
         trimmed_below = _number(first[0][0]) if first else float("inf")
         for stream_id, entry in zip(ids, refused, strict=True):
             there = held.get(stream_id)
-            ours = there is not None and (there.get("at"), there.get("kind")) == (entry.fields["at"], entry.fields["kind"])
-            if not ours and not (there is None and entry.event_id < trimmed_below):
+            if there is None:
+                ours = entry.event_id < trimmed_below
+            else:
+                ours = (there.get("at"), there.get("kind")) == (entry.fields["at"], entry.fields["kind"])
+            if not ours:
                 raise StreamUnavailable(
                     f"{STREAM} at {where(self.redis)} holds other events than this database's (entry {stream_id} "
                     "is not its event): another groundloop database publishes there, or this one was started "

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,6 +27,7 @@ from feedback.models import Event
 from retrieval.errors import GroundloopError
 from tests.redis_server import RedisServer
 
+ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60
 QUESTION = "At what temperature is green tea steeped?"
 COMMENT = "SECRET-COMMENT: far too hot"
@@ -84,6 +86,17 @@ def publish(settings, server: RedisServer) -> str:
     return result.stdout.strip()
 
 
+def groundloop(settings, *args: str, **env: str) -> tuple[subprocess.Popen, queue.Queue]:
+    """The command running in a process of its own, and the lines it prints (both outputs) as they come."""
+    probe = "import sys; sys.argv = ['groundloop', *sys.argv[1:]]; from app.cli import main; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", probe, "--data-dir", str(settings.data_dir), *args], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    return process, lines
+
+
 def test_feedback_given_while_redis_is_down_arrives_in_order_once_it_is_back(indexed, redis_server):
     settings = with_stream(indexed, redis_server)
     db = components.database(settings)
@@ -116,7 +129,8 @@ def test_feedback_given_while_redis_is_down_arrives_in_order_once_it_is_back(ind
     kinds = [fields["kind"] for _, fields in held]
     assert kinds.count("thumb") == 2 and {"answered", "comment", "source_mark", "correction"} <= set(kinds)
     correction = next(fields for _, fields in held if fields["kind"] == "correction")
-    assert json.loads(correction["data"]) == {"answer_id": answer_id, "doc_ids": [asked.json()["citations"][0]["doc_id"]]}
+    cited = asked.json()["citations"][0]["doc_id"]
+    assert json.loads(correction["data"]) == {"answer_id": answer_id, "doc_ids": [cited]}
     everything = json.dumps(held)
     for text in ("SECRET", QUESTION, asked.json()["answer"], "Celsius"):  # no question, answer or document text
         assert text not in everything
@@ -164,8 +178,9 @@ def test_a_publisher_started_again_resumes_from_its_cursor_and_adds_nothing_twic
     assert len(entries(redis_server)) == first_pass + 2 and cursors.cursor(db, STREAM) < recorded(db)[-1].id
     opinions.record_thumb(db, answer_id=answer.id, user_id=alice.id, up=False)
 
-    assert publish(settings, redis_server) == f"3 events published; {STREAM} holds every event up to {recorded(db)[-1].id}."
-    assert publish(settings, redis_server) == f"0 events published; {STREAM} holds every event up to {recorded(db)[-1].id}."
+    newest = recorded(db)[-1].id
+    assert publish(settings, redis_server) == f"3 events published; {STREAM} holds every event up to {newest}."
+    assert publish(settings, redis_server) == f"0 events published; {STREAM} holds every event up to {newest}."
     assert [stream_id for stream_id, _ in entries(redis_server)] == [f"{e.id}-0" for e in recorded(db)]
 
 
@@ -174,13 +189,7 @@ def test_tail_follow_prints_entries_as_they_are_published(settings, redis_server
     events.record(db, action="sync_finished", subject_type="sources", subject_id="handbook", added=2)
     publisher = Publisher(redis_server.url, lambda: db)
     publisher.publish_due()
-    env = {**os.environ, "GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url, "PYTHONPATH": os.getcwd()}
-    probe = "import sys; sys.argv = ['groundloop', *sys.argv[1:]]; from app.cli import main; main()"
-    follower = subprocess.Popen(
-        [sys.executable, "-c", probe, "--data-dir", str(settings.data_dir), "events", "tail", "--follow"],
-        stdout=subprocess.PIPE, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout], daemon=True).start()
+    follower, lines = groundloop(settings, "events", "tail", "--follow", GROUNDLOOP_EVENTS_REDIS_URL=redis_server.url)
     try:
         assert lines.get(timeout=WAIT_SECONDS).split()[2:4] == ["sync_finished", "sources:handbook"]
         events.record(db, action="sync_failed", subject_type="sources", subject_id="tickets")
@@ -198,8 +207,8 @@ def test_the_commands_say_in_one_line_what_is_missing(settings, redis_server):
     with pytest.raises(GroundloopError, match=r"^No event stream: set GROUNDLOOP_EVENTS_REDIS_URL"):
         CliRunner().invoke(cli, command, catch_exceptions=False)
     with pytest.raises(GroundloopError, match=r"^--from takes an event id such as 120"):
-        CliRunner().invoke(cli, [*command, "--from", "yesterday"], env={"GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url},
-                           catch_exceptions=False)
+        CliRunner().invoke(cli, [*command, "--from", "yesterday"],
+                           env={"GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url}, catch_exceptions=False)
     redis_server.stop()
     with pytest.raises(GroundloopError, match=rf"^Redis at 127.0.0.1:{redis_server.port} cannot be read: "):
         CliRunner().invoke(cli, command, env={"GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url}, catch_exceptions=False)
@@ -249,13 +258,8 @@ def test_retrain_watch_wakes_when_feedback_reaches_the_stream(settings, redis_se
     answer = answer_log.record_answer(
         db, question=QUESTION, standalone_question=QUESTION, answer="About 80 degrees [1].", answerer="extractive",
         verdict="ok", reasons=[], timings_ms={}, user_id=alice.id, citations=[])
-    env = {**os.environ, "GROUNDLOOP_EVENTS_REDIS_URL": redis_server.url, "GROUNDLOOP_RETRAIN_AFTER": "1",
-           "GROUNDLOOP_RETRAIN_POLL_SECONDS": "3600", "GROUNDLOOP_CHROMA_URL": "", "PYTHONPATH": os.getcwd()}
-    probe = "import sys; sys.argv = ['groundloop', *sys.argv[1:]]; from app.cli import main; main()"
-    watcher = subprocess.Popen([sys.executable, "-c", probe, "--data-dir", str(settings.data_dir), "retrain", "--watch"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()
+    watcher, lines = groundloop(settings, "retrain", "--watch", GROUNDLOOP_EVENTS_REDIS_URL=redis_server.url,
+                                GROUNDLOOP_RETRAIN_AFTER="1", GROUNDLOOP_RETRAIN_POLL_SECONDS="3600")
     publisher = Publisher(redis_server.url, lambda: db)
     try:
         assert lines.get(timeout=WAIT_SECONDS).startswith("Watching for 1 new feedback events")
