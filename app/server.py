@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
-from app import api, dashboard, health, metrics, openai_api, review, runtime, webhooks
+from app import api, dashboard, event_stream, health, metrics, openai_api, review, runtime, webhooks
 from app.bad_input import StrictJson, short_validation_error
 from app.components import auth_secret
 from app.file_modes import keep_data_private
@@ -46,10 +46,14 @@ def create_app(settings: Settings) -> FastAPI:
         stop = asyncio.Event()
         sending = (asyncio.create_task(webhooks.run_until(stop, settings, lambda: root.database))
                    if settings.webhook_urls else None)
+        publishing = (asyncio.create_task(event_stream.run_until(
+            stop, settings.events_redis_url, lambda: root.database, settings.events_poll_seconds))
+            if settings.events_redis_url else None)
         yield
         stop.set()
-        if sending:
-            await sending
+        for task in (sending, publishing):
+            if task:
+                await task
         _remove_session_files()
 
     app = FastAPIOffline(title="groundloop", lifespan=lifespan)  # /docs and /redoc with their scripts served here

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0, description="The longest wait between retries.")
     webhook_poll_seconds: float = Field(default=2.0, gt=0, description="How often the server looks for events to send.")
 
+    events_redis_url: str | None = Field(
+        default=None, description="A redis:// URL: every recorded event is also published to the Redis Stream "
+        "groundloop:events there (ids, never text), at least once and in order.",
+    )
+    events_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the server looks for events to publish to the stream."
+    )
+
     metrics_dir: Path | None = Field(
         default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
         description="Where several workers share request and latency metrics (prometheus_client's own variable, "
@@ -132,6 +140,13 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("events_redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://, e.g. redis://127.0.0.1:6379/0")
+        return value or None
 
     def refuse_unsafe_start(self, *, host: str | None = None, public: bool = False) -> None:
         """Raises, in one line, what makes this start unsafe: webhooks that would go unsigned; and in

@@ -255,3 +255,13 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _when()
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class Cursor(SQLModel, table=True):
+    """How far one reader of the events table (the outbox) has passed its events on, e.g. to the
+    Redis Stream: the last event id handed over for good, moved only after the handover succeeded."""
+
+    __tablename__ = "cursors"
+    name: str = Field(primary_key=True, max_length=100)
+    event_id: int
+    updated_at: datetime = _when()

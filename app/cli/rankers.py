@@ -31,6 +31,7 @@ def retrain(
     if not watch:
         _retrain_once(root, dry_run=dry_run, force=force)
         return
+    pause = _pause(settings)
     err.print(f"Watching for {settings.retrain_after} new feedback events (Ctrl-C stops).")
     while True:
         if ranker_versions.feedback_events_since_last_ranker(db) >= settings.retrain_after:
@@ -38,7 +39,16 @@ def retrain(
                 _retrain_once(root, dry_run=dry_run, force=force)
             except GroundloopError as error:
                 err.print(f"[yellow]{error}[/]", highlight=False)
-        time.sleep(settings.retrain_poll_seconds)
+        pause(settings.retrain_poll_seconds)
+
+
+def _pause(settings):
+    """Between looks: woken by the event stream when there is one, else a plain sleep."""
+    if not settings.events_redis_url:
+        return time.sleep
+    from app.event_stream import Waker
+
+    return Waker(settings.events_redis_url).wait
 
 
 def _retrain_once(root, *, dry_run: bool, force: bool) -> None:

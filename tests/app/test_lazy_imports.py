@@ -31,3 +31,12 @@ def imported_by(args: list[str], data_dir: Path) -> set[str]:
                                   ["rankers", "list"], ["models", "list"]])
 def test_commands_that_read_the_database_import_nothing_heavy(tmp_path, args):
     assert imported_by(args, tmp_path / "data") & set(HEAVY) == set()
+
+
+@pytest.mark.parametrize("args", [["events", "publish"], ["events", "tail"]])
+def test_the_event_stream_commands_import_nothing_heavy(tmp_path, monkeypatch, args):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("GROUNDLOOP_EVENTS_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    imported = imported_by(args, tmp_path / "data")
+    assert "redis" in imported and imported & set(HEAVY) == set()
