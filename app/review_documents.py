@@ -132,5 +132,6 @@ def _confirmation(root: Root, changed: str | None, deleted: str | None) -> str |
                                                      Event.subject_id == documents.subject_of(deleted))
                                  .order_by(Event.id.desc())).first()
         if event is not None:
-            return f"Deleted {event.data.get('path')}: its {event.data.get('chunks')} chunks left the index."
+            chunks = event.data.get("chunks", 0)
+            return f"Deleted {event.data.get('path')} ({chunks} chunk{'' if chunks == 1 else 's'})."
     return None
