@@ -77,7 +77,7 @@ def test_an_unknown_document_or_group_is_a_one_line_error(tmp_path: Path, corpus
     data = tmp_path / "data"
     subprocess.run([GROUNDLOOP, "--data-dir", str(data), "ingest", str(corpus)], capture_output=True, check=True)
     for args, message in [(["delete", "/no/such.md"], "error: No such document."),
-                          (["set-groups", str(corpus / "tea.txt"), "finance"], "error: No group named 'finance'")]:
+                          (["set-groups", str(corpus / "tea.txt"), "finance"], "error: Unknown group 'finance'")]:
         done = subprocess.run([GROUNDLOOP, "--data-dir", str(data), "documents", *args], capture_output=True, text=True)
         assert done.returncode == 1 and done.stderr.startswith(message), done.stderr
         assert "Traceback" not in done.stderr
