@@ -131,7 +131,7 @@ def test_an_upload_without_the_script_shows_the_page_with_each_outcome(client) -
 def test_an_upload_over_the_limit_is_refused_with_the_reason(client, root) -> None:
     root.settings.max_file_mb = 0.0001
     client.sign_in("ada")
-    response = upload(client, ("glaciers.md", GLACIERS.encode() * 3))
+    response = upload(client, ("glaciers.md", GLACIERS.encode() * 2000))
     assert (response.status_code, response.json()) == (
         413, {"detail": "The upload is larger than the limit of 0.0001 MB: send fewer or smaller files."})
 

@@ -1,5 +1,6 @@
 """The documents page in the browser: an admin uploads a file (with a progress bar and an outcome per file),
-the chat then answers from it; the admin gives it to a group, and a person outside that group no longer
+the chat then answers from it (a file over the size limit, or of a type groundloop cannot read, is
+refused with the reason groundloop ingest gives); the admin gives it to a group, and a person outside that group no longer
 finds it; the admin deletes it (after a confirmation page) and the chat no longer finds it at all.
 """
 
@@ -23,13 +24,14 @@ That rock flour turns the meltwater rivers below a glacier milky turquoise.
 """
 QUESTION = "How fast does a valley glacier creep downhill?"
 FOUND = "one metre a day"
+LIMIT_MB = 0.1
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "documents.png"
 
 
 @pytest.fixture(scope="module")
 def documents_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
     """A server of its own (its documents change), with an admin and a group ``hr`` nobody is in."""
-    server = start_server("documents", data_dir, e2e_dir)
+    server = start_server("documents", data_dir, e2e_dir, max_file_mb=str(LIMIT_MB))
     for args in (["users", "set-role", ADMIN, "admin"], ["groups", "add", "hr"]):
         done = subprocess.run([str(GROUNDLOOP), "--data-dir", str(server.data_dir), *args],
                               cwd=e2e_dir, env=_env(), capture_output=True, text=True, timeout=120)
@@ -42,6 +44,7 @@ def documents_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
 def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "glaciers.md").write_text(GLACIERS)
     (tmp_path / "tool.exe").write_bytes(b"MZ\x90\x00")
+    (tmp_path / "big.txt").write_text("A long line of words about nothing in particular.\n" * 6000)  # 0.3 MB
     return {path.name: path for path in tmp_path.iterdir()}
 
 
@@ -70,7 +73,7 @@ def test_an_admin_uploads_regroups_and_deletes_a_document(browser: Browser, docu
         expect(row(page, "glaciers.md")).to_have_count(0)
 
         # Upload: a bar and an outcome for each file, and the listing read again.
-        page.locator("#files").set_input_files([files["glaciers.md"], files["tool.exe"]])
+        page.locator("#files").set_input_files([files["glaciers.md"], files["tool.exe"], files["big.txt"]])
         page.get_by_role("button", name="Upload").click()
         added = page.locator('.upload-result[data-name="glaciers.md"]')
         refused = page.locator('.upload-result[data-name="tool.exe"]')
@@ -78,6 +81,8 @@ def test_an_admin_uploads_regroups_and_deletes_a_document(browser: Browser, docu
         expect(added).to_contain_text("added, 1 chunk")
         expect(added.locator("progress")).to_have_attribute("value", "1")
         expect(refused).to_contain_text("failed: unsupported file type '.exe'")  # as groundloop ingest says it
+        expect(page.locator('.upload-result[data-name="big.txt"]')).to_contain_text(
+            "failed: too large (0.3 MB; the limit is 0.1 MB)")
         expect(row(page, "glaciers.md")).to_contain_text("Glaciers")
         expect(row(page, "glaciers.md").locator(".group")).to_have_text(["everyone"])
         page.screenshot(path=str(e2e_dir / "documents.png"), full_page=True)
