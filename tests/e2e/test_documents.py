@@ -4,7 +4,6 @@ refused with the reason groundloop ingest gives); the admin gives it to a group,
 finds it; the admin deletes it (after a confirmation page) and the chat no longer finds it at all.
 """
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ That rock flour turns the meltwater rivers below a glacier milky turquoise.
 QUESTION = "How fast does a valley glacier creep downhill?"
 FOUND = "one metre a day"
 LIMIT_MB = 0.1
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "documents.png"
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +83,7 @@ def test_an_admin_uploads_regroups_and_deletes_a_document(browser: Browser, docu
             "failed: too large (0.3 MB; the limit is 0.1 MB)")
         expect(row(page, "glaciers.md")).to_contain_text("Glaciers")
         expect(row(page, "glaciers.md").locator(".group")).to_have_text(["everyone"])
-        page.screenshot(path=str(e2e_dir / "documents.png"), full_page=True)
-        if SCREENSHOT.parent.is_dir():
-            shutil.copyfile(e2e_dir / "documents.png", SCREENSHOT)
+        page.screenshot(path=str(e2e_dir / "documents.png"), full_page=True)  # docs/images/documents.png
         assert FOUND in answer_text(browser, documents_server, OUTSIDER)
 
         # Groups: only hr may find it now, and bob is not in hr.
