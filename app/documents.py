@@ -126,9 +126,9 @@ def known_groups(root: Root) -> tuple[str, ...]:
 
 
 def _record_outcomes(root: Root, index: HybridIndex, report: IngestReport, actor_id: str | None, **more) -> None:
-    """An event per document the ingest added, changed or removed (an unchanged one leaves none); ``more``
-    in each (the collection, when not the served one)."""
-    changed = {source: outcome for source, outcome in report.outcomes.items() if outcome != "unchanged"}
+    """An event per document the ingest added, changed or removed (an unchanged one leaves none), by source;
+    ``more`` in each (the collection, when not the served one)."""
+    changed = {source: outcome for source, outcome in sorted(report.outcomes.items()) if outcome != "unchanged"}
     if not changed:
         return
     present = {document.source: document for document in index_catalog(index, changed)}
