@@ -1,4 +1,11 @@
-"""Gather the candidates for a query: dense top-N ∪ keyword top-N, each scored by both."""
+"""Gather the candidates for a query: dense top-N ∪ keyword top-N, each scored by both.
+
+Both lists are filtered by the asker's groups before they meet (Chroma's ``where``, a mask over
+the keyword scores), and so are the documents a ranker asks for, so that nothing a person may not
+see ever becomes a candidate, whatever a ranker or the feedback memory would add.
+"""
+
+from collections.abc import Collection
 
 import numpy as np
 
@@ -16,14 +23,18 @@ def gather(
     n: int,
     *,
     also: set[str] = frozenset(),
+    groups: Collection[str] | None = None,
 ) -> Candidates:
     """Both scores for every candidate, so fusion never has to guess a missing one.
 
     ``terms`` are the query's, from ``tokenize``. ``also`` names documents whose chunks join the candidates whatever their scores; they come
-    last, after the ``base`` candidates that the two searches found.
+    last, after the ``base`` candidates that the two searches found. ``groups``: the asker's (None: every document).
     """
     all_keyword = keyword.scores(terms)
-    dense_ids, dense_scores = index.dense(vector, n)
+    allowed = keyword.allowed(groups)
+    if allowed is not None:
+        all_keyword = np.where(allowed, all_keyword, np.float32(0.0))
+    dense_ids, dense_scores = index.dense(vector, n, groups=groups)
 
     top = np.argpartition(-all_keyword, n - 1)[:n] if len(all_keyword) > n else np.arange(len(all_keyword))
     best = top[np.argsort(-all_keyword[top], kind="stable")]
@@ -31,7 +42,9 @@ def gather(
     in_dense = set(dense_ids)
     extra_ids = [chunk_id for chunk_id in keyword_ids if chunk_id not in in_dense]
     found = in_dense.union(extra_ids)
-    wanted = [keyword.ids[row] for doc_id in sorted(also) for row in keyword.rows_of(doc_id)]
+    wanted = [
+        keyword.ids[row] for doc_id in sorted(also) for row in keyword.rows_of(doc_id) if allowed is None or allowed[row]
+    ]
     base = len(dense_ids) + len(extra_ids)
     extra_ids += [chunk_id for chunk_id in dict.fromkeys(wanted) if chunk_id not in found]
     extra_scores = index.vectors(extra_ids) @ vector if extra_ids else np.zeros(0, dtype=np.float32)

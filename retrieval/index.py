@@ -2,8 +2,8 @@
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -13,16 +13,21 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
+from langchain_classic.indexes._sql_record_manager import UpsertionRecord
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index as langchain_index
+from sqlalchemy import select
 
+from retrieval import groups as chunk_groups
 from retrieval.chunking import chunk_id
 from retrieval.errors import IndexUnavailable
 from retrieval.keyword import KeywordIndex
 from retrieval.sentences import Passage, SentenceStore
 
 REVISION = "groundloop_revision"
+GROUPED = "groundloop_groups"
+"""Set on a collection once every chunk has its groups stored (older chunks get ``everyone``)."""
 _PAGE = 2000
 UNREACHABLE = "The document index cannot be reached right now: try again in a moment."
 
@@ -48,6 +53,10 @@ class Changes:
     added: int
     skipped: int
     replaced: int
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Per source given: "added", "changed" (its text or its groups) or "unchanged"."""
+    regrouped: tuple[str, ...] = ()
+    """Sources whose stored groups changed."""
 
 
 @dataclass(frozen=True)
@@ -109,17 +118,32 @@ class HybridIndex:
         self.keyword_dir = keyword_dir / collection
         self._keyword: KeywordIndex | None = None
         self.sentences = SentenceStore((sentences_dir or keyword_dir.with_name("sentences")) / collection, self._encode_one_chunk)
+        self._store_groups_everywhere()
 
     @_reaching_chroma
     def count(self) -> int:
         return self.collection.count()
 
-    def add(self, chunks: list[Document], *, progress: Callable[[int], None] | None = None) -> Changes:
-        """Index chunks; unchanged ones are skipped, and a changed source's old chunks removed.
+    def add(
+        self,
+        chunks: list[Document],
+        *,
+        groups: Iterable[str] = (chunk_groups.EVERYONE,),
+        progress: Callable[[int], None] | None = None,
+    ) -> Changes:
+        """Index chunks as seen by ``groups``; unchanged ones are skipped, a changed source's old chunks
+        removed, and the groups of a source whose text did not change brought up to date.
 
-        Chunks go in by length so that each embedding batch has little padding.
+        Chunks go in by length so that each embedding batch has little padding. A chunk's id is
+        its document and text, not its groups, so new groups move no vector and no citation.
         """
-        ordered = sorted(chunks, key=lambda chunk: len(chunk.page_content))
+        groups = chunk_groups.parse(groups)
+        ordered = [
+            Document(chunk.page_content, metadata={**chunk.metadata, **chunk_groups.stored(groups)})
+            for chunk in sorted(chunks, key=lambda chunk: len(chunk.page_content))
+        ]
+        sources = list(dict.fromkeys(chunk.metadata["source"] for chunk in ordered))
+        before = self._keys_of(sources)
         result = langchain_index(
             _reporting(ordered, progress),
             self.records,
@@ -129,10 +153,124 @@ class HybridIndex:
             source_id_key="source",
             key_encoder=chunk_id,
         )
-        if result["num_added"] or result["num_deleted"] or result["num_updated"]:
-            self.collection.modify(metadata={REVISION: uuid.uuid4().hex})
+        regrouped = self._regroup(sources, groups)
+        if result["num_added"] or result["num_deleted"] or result["num_updated"] or regrouped:
+            self._move_revision()
             self.sync_sentences()
-        return Changes(added=result["num_added"], skipped=result["num_skipped"], replaced=result["num_deleted"])
+        now: dict[str, set[str]] = {}
+        for chunk in ordered:
+            now.setdefault(chunk.metadata["source"], set()).add(chunk_id(chunk))
+        outcomes = {
+            source: "added" if not before.get(source) else
+            "unchanged" if before[source] == now[source] and source not in regrouped else "changed"
+            for source in sources
+        }
+        return Changes(
+            added=result["num_added"], skipped=result["num_skipped"], replaced=result["num_deleted"],
+            outcomes=outcomes, regrouped=tuple(sorted(regrouped)),
+        )
+
+    def set_groups(self, source: str, groups: Iterable[str]) -> int:
+        """Give every chunk of ``source`` these groups; the number of chunks whose groups changed."""
+        groups = chunk_groups.parse(groups)
+        changed = self._regroup([source], groups, count=True)
+        if changed:
+            self._move_revision()
+            self.sync_sentences()
+        return changed
+
+    def remove_source(self, source: str) -> int:
+        """Remove every chunk of ``source``: vectors, keyword rows and sentence vectors; how many there were."""
+        return self.remove_sources([source])
+
+    def remove_sources(self, sources: list[str]) -> int:
+        """``remove_source`` for several at once: the keyword index is rebuilt once."""
+        if not sources:
+            return 0
+        ids = [chunk.id for chunk in self._of_sources(sources, include=[])]
+        ids += self._keys_of(sources, flat=True)
+        ids = list(dict.fromkeys(ids))
+        for start in range(0, len(ids), _PAGE):
+            self._delete(ids[start : start + _PAGE])
+        self.records.delete_keys(ids)
+        if ids:
+            self._move_revision()
+            self.sync_sentences()
+        return len(ids)
+
+    def sources(self, prefix: str = "") -> list[str]:
+        """The sources indexed (as the record manager knows them), those starting with ``prefix`` only when given."""
+        record = UpsertionRecord
+        query = select(record.group_id).distinct().where(record.namespace == self.records.namespace)
+        if prefix:
+            query = query.where(record.group_id.startswith(prefix, autoescape=True))
+        with self.records._make_session() as session:
+            return sorted(group for (group,) in session.execute(query) if group is not None)
+
+    def _keys_of(self, sources: list[str], *, flat: bool = False) -> dict[str, set[str]] | list[str]:
+        """The chunk ids the record manager holds for each source (all in one list when ``flat``)."""
+        record = UpsertionRecord
+        found: dict[str, set[str]] = {}
+        with self.records._make_session() as session:
+            for start in range(0, len(sources), 500):
+                query = select(record.group_id, record.key).where(
+                    record.namespace == self.records.namespace, record.group_id.in_(sources[start : start + 500])
+                )
+                for group, key in session.execute(query):
+                    found.setdefault(group, set()).add(key)
+        return [key for keys in found.values() for key in keys] if flat else found
+
+    def _regroup(self, sources: list[str], groups: tuple[str, ...], *, count: bool = False) -> set[str] | int:
+        """Store ``groups`` on the chunks of ``sources`` that have others; the sources changed (or the chunk count)."""
+        wanted = list(groups)
+        stale = [chunk for chunk in self._of_sources(sources, include=["metadatas"]) if list(chunk_groups.of(chunk.metadata)) != wanted]
+        for start in range(0, len(stale), _PAGE):
+            page = stale[start : start + _PAGE]
+            self._update([chunk.id for chunk in page], [chunk_groups.stored(groups)] * len(page))
+        return len(stale) if count else {chunk.metadata["source"] for chunk in stale}
+
+    def _of_sources(self, sources: list[str], *, include: list[str]) -> Iterator[Chunk]:
+        """The chunks of ``sources`` in Chroma, texts left out unless included."""
+        for start in range(0, len(sources), 100):
+            some = sources[start : start + 100]
+            where = {"source": some[0]} if len(some) == 1 else {"source": {"$in": some}}
+            found = self._get(where=where, include=include)
+            metadatas = found.get("metadatas") or [{} for _ in found["ids"]]
+            yield from (Chunk(i, "", m) for i, m in zip(found["ids"], metadatas))
+
+    @_reaching_chroma
+    def _get(self, **query) -> dict:
+        return self.collection.get(**query)
+
+    @_reaching_chroma
+    def _update(self, ids: list[str], metadatas: list[dict]) -> None:
+        self.collection.update(ids=ids, metadatas=metadatas)
+
+    @_reaching_chroma
+    def _delete(self, ids: list[str]) -> None:
+        self.collection.delete(ids=ids)
+
+    @_reaching_chroma
+    def _move_revision(self) -> None:
+        """A new revision, which readers take as "rebuild the keyword index"; other collection metadata kept."""
+        metadata = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+        self.collection.modify(metadata={**metadata, REVISION: uuid.uuid4().hex})
+
+    @_reaching_chroma
+    def _store_groups_everywhere(self) -> None:
+        """Chunks stored before groups existed get ``everyone``, once per collection: afterwards Chroma's
+        filter finds them like any other. Marked on the collection so that later openings skip the scan."""
+        metadata = dict(self.collection.metadata or {})
+        if metadata.get(GROUPED):
+            return
+        missing = [chunk.id for chunk in self.all_chunks() if chunk_groups.KEY not in chunk.metadata]
+        for start in range(0, len(missing), _PAGE):
+            page = missing[start : start + _PAGE]
+            self.collection.update(ids=page, metadatas=[chunk_groups.stored([chunk_groups.EVERYONE])] * len(page))
+        metadata = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+        if missing:
+            metadata[REVISION] = uuid.uuid4().hex
+        self.collection.modify(metadata={**metadata, GROUPED: 1})
 
     @_reaching_chroma
     def revision(self) -> str:
@@ -182,12 +320,17 @@ class HybridIndex:
         return self.collection.get(limit=_PAGE, offset=offset, include=["documents", "metadatas"])
 
     @_reaching_chroma
-    def dense(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]:
-        """Ids of the n nearest chunks and their cosine similarities, best first."""
+    def dense(
+        self, vector: np.ndarray, n: int, *, groups: Collection[str] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Ids of the n nearest chunks an asker in ``groups`` may see (None: any chunk) and their cosine
+        similarities, best first."""
         n = min(n, self.count())
         if n == 0:
             return [], np.zeros(0, dtype=np.float32)
-        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
+        found = self.collection.query(
+            query_embeddings=[vector.tolist()], n_results=n, where=chunk_groups.chroma_where(groups), include=["distances"]
+        )
         return found["ids"][0], 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
 
     @_reaching_chroma

@@ -7,12 +7,15 @@ title terms and length here lets a query be ranked without reading chunk texts b
 
 import json
 import shutil
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+
+from retrieval import groups as chunk_groups
 
 META = "groundloop.json"
 
@@ -35,10 +38,15 @@ class KeywordIndex:
         self.doc_ids: list[str] = meta["doc_ids"]
         self.title_terms: list[list[str]] = meta["title_terms"]
         self.words = np.asarray(meta["words"], dtype=np.float32)
+        self.groups: list[list[str]] = meta["groups"]
         self.row = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
         self._doc_rows: dict[str, list[int]] = {}
         for row, doc_id in enumerate(self.doc_ids):
             self._doc_rows.setdefault(doc_id, []).append(row)
+        self._group_rows: dict[str, list[int]] = {}
+        for row, names in enumerate(self.groups):
+            for name in names:
+                self._group_rows.setdefault(name, []).append(row)
         self._meta = meta
 
     @classmethod
@@ -49,6 +57,7 @@ class KeywordIndex:
             "doc_ids": [m.get("doc_id", chunk_id) for m, chunk_id in zip(metadatas, ids)],
             "title_terms": tokenize([m.get("title", "") for m in metadatas]) if ids else [],
             "words": [len(text.split()) for text in texts],
+            "groups": [list(chunk_groups.of(m)) for m in metadatas],
         }
         if not ids:
             return cls(None, meta)
@@ -80,6 +89,15 @@ class KeywordIndex:
     def rows_of(self, doc_id: str) -> list[int]:
         """Rows of the document's chunks."""
         return self._doc_rows.get(doc_id, [])
+
+    def allowed(self, groups: Collection[str] | None) -> np.ndarray | None:
+        """Which rows an asker in ``groups`` may see, as a mask; None when every row (``groups`` None)."""
+        if groups is None:
+            return None
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for name in set(groups):
+            mask[self._group_rows.get(name, [])] = True
+        return mask
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query terms (zeros for unknown terms)."""

@@ -1,5 +1,6 @@
 """``HybridRetriever``: the LangChain retriever over a ``HybridIndex`` and a ranker."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,10 +36,18 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     candidates: int = 100
 
-    def hits(self, query: str, *, ranker: Ranker | None = None, vector: np.ndarray | None = None) -> list[Hit]:
-        """Every candidate chunk, best first, ranked by ``ranker`` (this retriever's own when None).
-        ``vector``: the query's embedding when the caller has it already. The ranker's boosts for
-        the question are worked out once, for the candidates and the scores alike."""
+    def hits(
+        self,
+        query: str,
+        *,
+        ranker: Ranker | None = None,
+        vector: np.ndarray | None = None,
+        groups: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """Every candidate chunk an asker in ``groups`` may see (None: every chunk), best first, ranked by
+        ``ranker`` (this retriever's own when None). ``vector``: the query's embedding when the caller has
+        it already. The ranker's boosts for the question are worked out once, for the candidates and the
+        scores alike; they reach candidates only, so a document the asker may not see gains nothing."""
         if not query.strip():
             raise EmptyQuery()
         ranker = ranker or self.ranker
@@ -48,7 +57,7 @@ class HybridRetriever(BaseRetriever):
         terms = tokenize([query])[0]
         boosts = boosts_of(ranker, vector, terms)
         also = wanted_by(ranker, vector, terms, boosts)
-        found = gather(self.index, keyword, query, vector, terms, self.candidates, also=also)
+        found = gather(self.index, keyword, query, vector, terms, self.candidates, also=also, groups=groups)
         if not len(found):
             return []
         found, scores = scored(ranker, found, features(found, keyword), boosts=boosts)
@@ -57,20 +66,29 @@ class HybridRetriever(BaseRetriever):
             Hit(found.ids[i], found.doc_ids[i], float(scores[i]), float(found.dense[i])) for i in order
         ]
 
-    def rank_documents(self, query: str, k: int, *, ranker: Ranker | None = None) -> list[tuple[str, float]]:
-        """Documents, not chunks, each scored by its best chunk; the top ``k``."""
+    def rank_documents(
+        self, query: str, k: int, *, ranker: Ranker | None = None, groups: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Documents, not chunks, each scored by its best chunk; the top ``k`` an asker in ``groups`` may see."""
         best: dict[str, float] = {}
-        for hit in self.hits(query, ranker=ranker):
+        for hit in self.hits(query, ranker=ranker, groups=groups):
             best.setdefault(hit.doc_id, hit.score)
         return list(best.items())[:k]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.documents(query)
 
-    def documents(self, query: str, *, ranker: Ranker | None = None, vector: np.ndarray | None = None) -> list[Document]:
-        """The top ``k`` chunks as documents; ``ranker`` and ``vector`` as in ``hits``, passed per
+    def documents(
+        self,
+        query: str,
+        *,
+        ranker: Ranker | None = None,
+        vector: np.ndarray | None = None,
+        groups: Collection[str] | None = None,
+    ) -> list[Document]:
+        """The top ``k`` chunks as documents; ``ranker``, ``vector`` and ``groups`` as in ``hits``, passed per
         question so that a retriever shared by threads is never changed by one of them."""
-        hits = self.hits(query, ranker=ranker, vector=vector)[: self.k]
+        hits = self.hits(query, ranker=ranker, vector=vector, groups=groups)[: self.k]
         chunks = {chunk.id: chunk for chunk in self.index.chunks([hit.chunk_id for hit in hits])}
         return [
             Document(
