@@ -8,7 +8,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
 
 import openai
 from langchain_core.documents import Document
@@ -22,6 +21,7 @@ from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
 from feedback.results import AnswerResult, ShownSource
 from feedback.verified import Match, VerifiedAnswers
+from retrieval.catalog import shown_path
 from retrieval.ranking import Ranker
 
 
@@ -210,12 +210,3 @@ def _why(error: Exception) -> str:
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}"
     return "could not connect"
-
-
-def shown_path(metadata: dict) -> str:
-    """Where a chunk came from, as people know it: its path in the folder ingested; for chunks indexed
-    before that was kept, the file's name (a URL stays as it is)."""
-    if metadata.get("path"):
-        return str(metadata["path"])
-    source = str(metadata.get("source") or "")
-    return source if "://" in source else PurePath(source).name

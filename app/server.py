@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
-from app import api, dashboard, health, metrics, openai_api, review, runtime, webhooks
+from app import api, api_documents, dashboard, health, metrics, openai_api, review, review_documents, runtime, webhooks
 from app.bad_input import StrictJson, short_validation_error
 from app.components import auth_secret
 from app.file_modes import keep_data_private
@@ -70,7 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard.router(database, root.auth_secret))
     app.include_router(review.router(database, root.auth_secret,
                                      _search(root)))
+    app.include_router(review_documents.router(lambda: root, root.auth_secret))
     app.include_router(api.router)
+    app.include_router(api_documents.router)
     app.include_router(openai_api.router)
     app.add_middleware(SignInLimit, limits=lambda: root.limits)
     app.include_router(metrics.router(database, settings.metrics_dir))

@@ -165,6 +165,11 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @cached_property
+    def uploads_dir(self) -> Path:
+        """Files uploaded on the documents page or through the API, kept as the sources of their documents."""
+        return self.data_dir / "uploads"
+
+    @cached_property
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
 

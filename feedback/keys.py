@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from feedback import policy
 from feedback.db import Database
 from feedback.models import ApiKey, User, now
 from feedback.writing import NotFound, _log
@@ -66,6 +67,7 @@ def create_key(
         user = session.exec(select(User).where(User.identifier == identifier)).first()
         if user is None:
             raise NotFound(f"No user named '{identifier}'.")
+        policy.check_may_hold_scopes(user, scopes)
         while True:
             prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
             key = f"{MARK}_{prefix}_{secret}"

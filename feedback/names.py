@@ -2,7 +2,8 @@
 the command line can show them in its help at once."""
 
 ROLES = ("user", "reviewer", "admin")
-SCOPES = ("ask", "feedback", "export")
+SCOPES = ("ask", "feedback", "export", "admin")
+"""``admin``: manage the indexed documents (``/api/v1/documents``); only an admin's key may hold it."""
 FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
 FEEDBACK_ACTIONS = ("thumb", "thumb_deleted", "comment", "source_mark", "correction", "review")
 ACCOUNT_SHARE = 0.1

@@ -17,6 +17,7 @@ MAX_COMMENT_CHARS = 10_000
 
 SOMEONE_ELSES = "That answer was given to someone else."
 NO_ANSWER = "No such answer."
+ONLY_ADMINS = "Only admins manage documents."
 
 
 class BadFeedback(GroundloopError):
@@ -60,6 +61,18 @@ def check_may_export(user) -> None:
 def check_may_see_review_pages(user) -> None:
     if user is None or not is_reviewer(user.role):
         raise NotAllowed("Reviewers only.")
+
+
+def check_may_manage_documents(user) -> None:
+    """Upload, regroup and delete documents: admins only, on the documents page and through the API."""
+    if user is None or user.role != "admin":
+        raise NotAllowed(ONLY_ADMINS)
+
+
+def check_may_hold_scopes(user, scopes) -> None:
+    """A key may act only as far as its person may: the ``admin`` scope only for an admin's key."""
+    if "admin" in scopes and (user is None or user.role != "admin"):
+        raise NotAllowed("Only an admin's key may have the 'admin' scope.")
 
 
 def clean_correction(text: str) -> str:

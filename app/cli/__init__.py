@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import export, feedback_accounts, index, keys, rankers, serve, simulate, users, webhooks
+from app.cli import documents, export, feedback_accounts, index, keys, rankers, serve, simulate, users, webhooks
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 
@@ -26,6 +26,7 @@ cli.add_typer(rankers.group, name="rankers")
 cli.add_typer(rankers.group, name="models", help="The older name of `groundloop rankers`: the same commands.")
 cli.add_typer(webhooks.group, name="webhooks")
 cli.add_typer(feedback_accounts.group, name="feedback")
+cli.add_typer(documents.group, name="documents")
 
 
 @cli.callback()

@@ -18,18 +18,12 @@ commands = typer.Typer()
 
 def ingest_with_progress(paths: list[Path], collection: str | None):
     """An ``IngestReport``, with a bar on standard error while the chunks go in."""
-    from retrieval.ingest import ingest
+    from app import documents
 
-    settings = state.settings
-    index = state.root.index_of(collection)
     with progress() as bar:
         task = bar.add_task("Indexing chunks", total=None)
-        return ingest(
-            index,
-            paths,
-            chunk_size=settings.chunk_size,
-            chunk_overlap=settings.chunk_overlap,
-            max_bytes=int(settings.max_file_mb * 1e6),
+        return documents.ingest_paths(
+            state.root, paths, collection=collection,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
 

@@ -106,7 +106,7 @@ def test_each_chunk_knows_its_path_in_the_folder_ingested(tmp_path: Path) -> Non
 
 
 def test_a_citation_never_shows_the_servers_own_path() -> None:
-    from app.chain import shown_path
+    from retrieval.catalog import shown_path
 
     assert shown_path({"path": "guide/start.md", "source": "/srv/docs/guide/start.md"}) == "guide/start.md"
     assert shown_path({"source": "/srv/docs/guide/start.md"}) == "start.md"  # indexed before paths were kept
