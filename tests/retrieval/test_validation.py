@@ -95,3 +95,27 @@ def test_text_already_indexed_from_another_source_stays_with_it(open_index) -> N
     moved = validate([doc(text, "sql:rivers:7"), doc("The Nile is long. It is very long indeed.", "/data/nile.md")],
                      indexed=indexed_in(index))
     assert moved.failures == [], "the indexed holder's text is changing now: the other source may have it"
+
+
+def test_ingest_keeps_unfit_files_out_and_says_why(tmp_path: Path, open_index) -> None:
+    from retrieval.ingest import ingest
+
+    index = open_index()
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "tea.md").write_text("# Tea\n\nGreen tea is steeped at about 80 degrees Celsius.\n")
+    (second / "copy.md").write_text("# Tea\n\nGreen tea is steeped at about 80 degrees Celsius.\n")
+    (second / "todo.txt").write_text("TODO\n")
+    (second / "export.html.txt").write_text("<table>" + "<tr><td class='c'>1</td></tr>" * 50 + "</table>")
+    ingest(index, [first], chunk_size=2000, chunk_overlap=0, max_bytes=MB)
+
+    report = ingest(index, [second], chunk_size=2000, chunk_overlap=0, max_bytes=MB)
+
+    assert reasons(report.failures) == {
+        str((second / "copy.md").resolve()): f"duplicate: the same text as {(first / 'tea.md').resolve()}",
+        str((second / "todo.txt").resolve()): "near-empty (1 word; at least 3 needed)",
+        str((second / "export.html.txt").resolve()): "mostly markup (96% of it is tags, comments or entities)",
+    }
+    assert report.chunks == 0 and report.outcomes == {}
+    assert index.sources() == [str((first / "tea.md").resolve())]
