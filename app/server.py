@@ -14,7 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
-from app import api, api_documents, dashboard, health, metrics, openai_api, review, review_documents, runtime, webhooks
+from app import (api, api_documents, dashboard, health, metrics, openai_api, review, review_documents, runtime, sync,
+                 webhooks)
 from app.bad_input import StrictJson, short_validation_error
 from app.components import auth_secret
 from app.file_modes import keep_data_private
@@ -46,10 +47,12 @@ def create_app(settings: Settings) -> FastAPI:
         stop = asyncio.Event()
         sending = (asyncio.create_task(webhooks.run_until(stop, settings, lambda: root.database))
                    if settings.webhook_urls else None)
+        syncing = asyncio.create_task(sync.run_until(stop, root)) if settings.sync_interval else None
         yield
         stop.set()
-        if sending:
-            await sending
+        for task in (sending, syncing):
+            if task:
+                await task
         _remove_session_files()
 
     app = FastAPIOffline(title="groundloop", lifespan=lifespan)  # /docs and /redoc with their scripts served here
