@@ -226,8 +226,9 @@ def _rows(result) -> Iterator[Mapping[str, Any]]:
 
 @contextmanager
 def _connection(url: str) -> Iterator[tuple[Engine, Connection]]:
-    """A connection of its own (no pool kept between syncs), read-only where the database allows."""
-    engine = _engine(url)
+    """A connection of its own (no pool kept between syncs), read-only where the database allows. An SQLite
+    file that is gone is an error, not a new empty database."""
+    engine = _engine(resolved_url(url))
     try:
         try:
             connection = engine.connect()

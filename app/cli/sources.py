@@ -52,7 +52,8 @@ def sources_add(
     if path is not None:
         extra = [option for option, value in given.items() if value is not None]
         if extra:
-            raise GroundloopError(f"{', '.join(extra)} are for an SQL source (--sql), not a folder.")
+            raise GroundloopError(f"{_listed(extra)} {'is' if len(extra) == 1 else 'are'} only for an SQL source "
+                                  "(--sql), not a folder.")
         folder = path.expanduser().resolve()
         if not folder.is_dir():
             raise GroundloopError(f"No folder at {folder}.")
@@ -72,7 +73,7 @@ def _checked_query(name: str, url: str, given: dict[str, str | None]) -> tuple[d
 
     missing = [option for option in SQL_ONLY[:3] if not given[option]]
     if missing:
-        raise GroundloopError(f"An SQL source needs {', '.join(missing)} too.")
+        raise GroundloopError(f"An SQL source needs {_listed(missing)} too.")
     columns = tuple(column.strip() for column in given["--text-columns"].split(",") if column.strip())
     if not columns:
         raise GroundloopError("Name at least one text column: --text-columns body,resolution.")
@@ -97,7 +98,9 @@ def sources_list() -> None:
         out.print("No sources yet: add one with groundloop sources add NAME --path DIR (or --sql URL …).")
         return
     last = sources.last_runs(db)
-    table = Table("name", "kind", "from", "groups", "last sync", "state")
+    table = Table()
+    for column in ("name", "kind", "from", "groups", "last sync", "state"):
+        table.add_column(column, overflow="fold")  # a URL or a path is shown whole, never cut short
     for source in found:
         run = last.get(source.name)
         table.add_row(escape(source.name), source.kind, escape(source.shown), ", ".join(source.groups),
@@ -186,6 +189,10 @@ def show(result: Synced) -> None:
         out.print(f"  [yellow]failed[/] {escape(failure.path)}: {escape(failure.reason)}", highlight=False)
     for warning in result.warnings:
         out.print(f"  [yellow]warning[/] {escape(warning.path)}: {escape(warning.reason)}", highlight=False)
+
+
+def _listed(options: list[str]) -> str:
+    return " and ".join([", ".join(options[:-1]), options[-1]] if len(options) > 1 else options)
 
 
 def _run_summary(run) -> str:

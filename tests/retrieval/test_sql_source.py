@@ -170,3 +170,13 @@ def test_the_query_runs_read_only(kb: str) -> None:
     with pytest.raises(SourceError, match="read-only transaction"):
         read(check(spec(kb, query="SELECT id, body, nextval('hits') AS n FROM kb", text_columns=("body",),
                         title_column=None, updated_column=None)))
+
+
+def test_a_sqlite_file_gone_is_an_error_not_a_new_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    execute(url, "CREATE TABLE kb (id INTEGER PRIMARY KEY, body TEXT)")
+    query = check(spec(url, text_columns=("body",), title_column=None, updated_column=None))
+    (tmp_path / "kb.db").unlink()
+    with pytest.raises(SourceError, match=f"^No SQLite database at {tmp_path / 'kb.db'}.$"):
+        read(query)
+    assert not (tmp_path / "kb.db").exists()
