@@ -2,7 +2,7 @@
 on it can follow: the chain's events, then the stored answer's id. Blocking: the API runs it in
 the threadpool."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
@@ -27,10 +27,12 @@ class Recorded:
 
 
 def answer(
-    db: Database, chain: Chain, question: str, *, user_id: str, history: list[str] = (), thread_id: str | None = None
+    db: Database, chain: Chain, question: str, *, user_id: str, groups: Collection[str] | None,
+    history: list[str] = (), thread_id: str | None = None,
 ) -> Iterator[Token | Restart | Recorded]:
     """With ``thread_id``, the answer belongs to that thread of the person's (started if new; another
-    person's is refused), and its earlier questions are the history follow-ups are read against."""
+    person's is refused), and its earlier questions are the history follow-ups are read against.
+    ``groups``: what the person may see (``feedback.membership.sees``)."""
     saved = True
     if thread_id is not None:
         try:
@@ -38,7 +40,7 @@ def answer(
             history = [a.standalone_question for a in chat_history.answers_in_thread(db, thread_id=thread_id)]
         except DatabaseUnavailable:
             saved, thread_id = False, None  # answered on its own: the thread cannot be checked
-    for event in chain.stream(question, list(history)):
+    for event in chain.stream(question, list(history), groups=groups):
         if not isinstance(event, ChainResult):
             yield event
             continue

@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from app import answering, prompts, runtime
 from app.deps import ApiKeyDep, refusal, scoped
 from app.questions import clean_question
-from feedback import answer_log, export, opinions, policy, ranker_versions
+from feedback import answer_log, export, membership, opinions, policy, ranker_versions
 from feedback.db import Database
+from feedback.visibility import Viewer
 from feedback.writing import NotFound
 from retrieval.errors import GroundloopError
 
@@ -130,8 +131,9 @@ async def ask(body: AskRequest, caller: AskCaller) -> AskResponse:
     settings = runtime.settings()
     try:
         clean_question(body.question, max_chars=settings.max_question_chars)
+        groups = await run_in_threadpool(membership.sees, runtime.database(), caller.user)
         *_, recorded = await run_in_threadpool(lambda: list(answering.answer(
-            runtime.database(), runtime.chain(), body.question, user_id=caller.user.id,
+            runtime.database(), runtime.chain(), body.question, user_id=caller.user.id, groups=groups,
             thread_id=None if body.thread_id is None else stored_thread_id(caller.user.id, body.thread_id))))
     except GroundloopError as error:
         raise refusal(error) from None
@@ -215,12 +217,14 @@ def export_feedback(
     status: Annotated[str | None, Query(
         description="approved or all; by default approved for chat-jsonl and preference-jsonl, all for the rest.")] = None,
 ) -> Response:
-    """Answers with their sources, feedback and reviews, as the CLI exports them; people who opted out are left out."""
+    """Answers with their sources, feedback and reviews, as the CLI exports them; people who opted out are left
+    out, and so are answers that mention documents outside the key's person's groups (an admin's key: none)."""
     try:
         policy.check_may_export(caller.user)
         day = export.parse_since(since) if since else None
+        viewer = Viewer(membership.sees(runtime.database(), caller.user), lambda ids: runtime.index().groups_of(ids))
         file = export.download(runtime.database(), kind=kind, since=day, status=status,
-                               system=prompts.load("answer_system"))
+                               system=prompts.load("answer_system"), viewer=viewer)
     except GroundloopError as error:
         raise refusal(error) from None
     return Response(file.content, media_type=file.media_type,

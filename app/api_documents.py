@@ -9,7 +9,7 @@ server); send it percent-encoded in the URL. Titles and paths are returned as pl
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from app import documents, runtime, uploads
@@ -84,11 +84,14 @@ def list_documents(caller: Admin) -> DocumentList:
 
 
 @router.post("/documents", response_model=UploadResponse, openapi_extra=UPLOAD_BODY, responses={
-    411: {"description": "No Content-Length."}, 413: {"description": "Over the size limit (GROUNDLOOP_MAX_FILE_MB)."}})
+    411: {"description": "No Content-Length."}, 413: {"description": "Over the size limit (GROUNDLOOP_MAX_FILE_MB)."},
+    422: {"description": "No file could be ingested (each one's reason), or a group that does not exist."}})
 async def upload(request: Request, caller: Admin) -> UploadResponse:
     """Files as multipart form data (``files``, and ``groups``), each ingested or refused on its own; at most
-    the size limit in one request."""
+    the size limit in one request. When not one file could be ingested, 422 says why for each."""
     outcomes = await uploads.receive(request, runtime.root(), actor_id=caller.user.id)
+    if all(outcome.outcome == "failed" for outcome in outcomes):
+        raise HTTPException(422, "; ".join(f"{outcome.name}: {outcome.reason}" for outcome in outcomes) + ".")
     return UploadResponse(files=[UploadedFile(**vars(outcome)) for outcome in outcomes])
 
 

@@ -6,7 +6,7 @@ the CLI and (later) the API all consume that one stream.
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 import openai
@@ -21,6 +21,7 @@ from app.grounding import CITATION, GroundingCheck
 from app.questions import clean_question
 from feedback.results import AnswerResult, ShownSource
 from feedback.verified import Match, VerifiedAnswers
+from retrieval import groups as chunk_groups
 from retrieval.catalog import shown_path
 from retrieval.ranking import Ranker
 
@@ -74,10 +75,17 @@ class Chain:
         self.retriever.index.sync_sentences()
 
     def stream(
-        self, question: str, history: list[str] = (), *, ranker: Ranker | None = None
+        self,
+        question: str,
+        history: list[str] = (),
+        *,
+        ranker: Ranker | None = None,
+        groups: Collection[str] | None = None,
     ) -> Iterator[Token | Restart | ChainResult]:
         """``history`` holds the thread's earlier standalone questions, oldest first; ``ranker``, when
-        given, ranks this question instead of the one that serves (to compare them)."""
+        given, ranks this question instead of the one that serves (to compare them). ``groups``: the
+        asker's (``feedback.membership.sees``), None for every document (an admin, the command line):
+        retrieval and verified answers see only what they may."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -97,11 +105,13 @@ class Chain:
         if ranker is None:
             ranker = self.ranker() if self.ranker is not None else self.retriever.ranker
         vector = self.retriever.index.embeddings.encode_questions([standalone])[0] if standalone.strip() else None
-        match = self.verified.find(standalone, vector=vector) if self.verified is not None else None
+        match = None
+        if self.verified is not None:
+            match = self.verified.find(standalone, vector=vector, groups=groups, groups_of=self.retriever.index.groups_of)
         if match is not None:
             yield from self._serve_verified(question, standalone, match, ranker.version, timings, lap)
             return
-        sources = self.retriever.documents(standalone, ranker=ranker, vector=vector)
+        sources = self.retriever.documents(standalone, ranker=ranker, vector=vector, groups=groups)
         lap("retrieve")
         pieces, answerer, notice = [], self.answerer, None
         focus = question if standalone != question else None  # a follow-up's own words
@@ -172,13 +182,16 @@ class Chain:
                 n=n, doc_id=chunk.metadata["doc_id"], title=chunk.metadata.get("title", ""),
                 source=chunk.metadata.get("source", ""), text=chunk.text, score=match.similarity,
                 similarity=match.similarity, rank=n, chunk_id=chunk.id, cited=True,
-                path=shown_path(chunk.metadata),
+                path=shown_path(chunk.metadata), groups=chunk_groups.of(chunk.metadata),
             )
             for n, chunk in enumerate(firsts, start=1)
         ]
 
-    def run(self, question: str, history: list[str] = (), *, ranker: Ranker | None = None) -> ChainResult:
-        *_, result = self.stream(question, history, ranker=ranker)
+    def run(
+        self, question: str, history: list[str] = (), *, ranker: Ranker | None = None,
+        groups: Collection[str] | None = None,
+    ) -> ChainResult:
+        *_, result = self.stream(question, history, ranker=ranker, groups=groups)
         return result
 
 
@@ -197,6 +210,7 @@ def _citations(sources: list[Document], answer: str) -> list[Citation]:
             chunk_id=s.metadata["chunk_id"],
             cited=n in cited,
             path=shown_path(s.metadata),
+            groups=chunk_groups.of(s.metadata),
         )
         for n, s in enumerate(sources, start=1)
     ]

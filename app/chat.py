@@ -20,7 +20,7 @@ from app.chain import Citation, ChainResult, Restart, Token
 from app.markdown import EscapingStream, escape, safe_markdown
 from app.rendering import render
 from app.starters import starter_questions
-from feedback import accounts, answer_log, chat_history, opinions, policy, sessions
+from feedback import accounts, answer_log, chat_history, membership, opinions, policy, sessions
 from feedback.datalayer import GroundloopDataLayer
 from feedback.db import Database
 from feedback.models import Answer
@@ -158,7 +158,8 @@ async def answer(message: cl.Message) -> None:
         await message.update()
     reply, escaping, result = cl.Message(content=""), EscapingStream(), None
     try:
-        async for event in _in_thread(runtime.chain().stream(question, history)):
+        groups = await asyncio.to_thread(membership.sees, database(), _signed_in_id(to="ask"))  # read now: changes count at once
+        async for event in _in_thread(runtime.chain().stream(question, history, groups=groups)):
             if isinstance(event, Token):
                 await reply.stream_token(escaping.feed(event.text))
             elif isinstance(event, Restart):
@@ -348,10 +349,10 @@ def _typed(text: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _signed_in_id() -> str:
+def _signed_in_id(*, to: str = "give feedback") -> str:
     user_id = getattr(cl.context.session.user, "id", None)
     if not user_id:
-        raise NotAllowed("Sign in again to give feedback: your sign-in could not be checked.")
+        raise NotAllowed(f"Sign in again to {to}: your sign-in could not be checked.")
     return user_id
 
 

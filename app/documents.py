@@ -37,7 +37,7 @@ SUBJECT_CHARS = 100
 
 
 class UnknownGroup(GroundloopError):
-    """A group nobody has made: documents are given only groups that exist."""
+    """A group nobody has made, named for a document (422 where ``membership.UnknownGroup`` is a 404)."""
 
 
 def ingest_paths(root: Root, paths: list[Path], *, groups: Iterable[str] = (group_names.EVERYONE,),
@@ -110,24 +110,25 @@ def delete(root: Root, doc_id_or_source: str, *, actor_id: str | None) -> Docume
 
 def known(root: Root, groups: Iterable[str]) -> tuple[str, ...]:
     """``groups`` as stored (sorted, checked), each one a group that exists; else UnknownGroup."""
-    names = group_names.parse(list(groups))
-    unknown = [name for name in names if name not in known_groups(root)]
-    if unknown:
-        raise UnknownGroup(f"No group named '{unknown[0]}': add it first with groundloop groups add {unknown[0]}.")
-    return names
+    from feedback import membership
+
+    try:
+        return membership.check_known(root.database, groups)
+    except membership.UnknownGroup as error:  # a document change naming it is bad input, not a missing document
+        raise UnknownGroup(str(error)) from None
 
 
 def known_groups(root: Root) -> tuple[str, ...]:
     """Every group a document may be given, ``everyone`` first."""
-    from feedback import groups as people_groups
+    from feedback import membership
 
-    return (group_names.EVERYONE, *sorted(set(people_groups.names(root.database)) - {group_names.EVERYONE}))
+    return membership.known(root.database)
 
 
 def _record_outcomes(root: Root, index: HybridIndex, report: IngestReport, actor_id: str | None, **more) -> None:
-    """An event per document the ingest added, changed or removed (an unchanged one leaves none); ``more``
-    in each (the collection, when not the served one)."""
-    changed = {source: outcome for source, outcome in report.outcomes.items() if outcome != "unchanged"}
+    """An event per document the ingest added, changed or removed (an unchanged one leaves none), by source;
+    ``more`` in each (the collection, when not the served one)."""
+    changed = {source: outcome for source, outcome in sorted(report.outcomes.items()) if outcome != "unchanged"}
     if not changed:
         return
     present = {document.source: document for document in index_catalog(index, changed)}

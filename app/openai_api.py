@@ -29,6 +29,7 @@ from app.deps import ApiKeyDep, refusal, scoped
 from app.markdown import EscapingStream, escape
 from app.questions import clean_question
 from app.rendering import VERIFIED, flagged, notice, render, source_list
+from feedback import membership
 from retrieval.errors import GroundloopError
 
 MODEL = "groundloop"
@@ -120,9 +121,11 @@ async def chat_completions(body: ChatRequest, caller: AskCaller):
     question, history = questions[-1], questions[:-1]
     try:
         clean_question(question, max_chars=runtime.settings().max_question_chars)
+        groups = await run_in_threadpool(membership.sees, runtime.database(), caller.user)
     except GroundloopError as error:
         raise refusal(error) from None
-    events = answering.answer(runtime.database(), runtime.chain(), question, user_id=caller.user.id, history=history)
+    events = answering.answer(runtime.database(), runtime.chain(), question, user_id=caller.user.id, groups=groups,
+                              history=history)
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         return StreamingResponse(_chunks(events, reply_id, created), media_type="text/event-stream")

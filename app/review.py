@@ -10,6 +10,10 @@ table, never from the token. Without a valid token: 401 "Sign in first." (a brow
 page is sent to the chat's sign-in instead, and back here after it); a ``user``: 403
 "Reviewers only.". A POST must carry an ``Origin`` (or, failing that, ``Referer``) of this same
 server, else 403: the pages need no token of their own and other sites cannot post for a reviewer.
+
+A reviewer sees, in the queue, on answer pages, in the search box and in downloads, only the answers
+whose every document is in their groups (``feedback.visibility``), and only those documents; an admin
+sees all. An answer outside their groups is "No such answer." to them, as if it did not exist.
 """
 
 import math
@@ -33,8 +37,9 @@ from sqlmodel import select
 
 from app import prompts
 from app.http_errors import http_error
-from feedback import accounts, export, policy, reviews
+from feedback import accounts, export, membership, policy, reviews
 from feedback.db import Database
+from feedback.visibility import GroupsOf, Viewer
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.writing import NotAllowed
 from retrieval.errors import GroundloopError
@@ -75,8 +80,9 @@ class Queued:
                 + 0.5 * (self.comments > 0) + (1.0 - self.best_similarity))
 
 
-def queue(db: Database, *, since: date | None = None) -> list[Queued]:
-    """Unreviewed answers with at least one reason to look at them, most uncertain first."""
+def queue(db: Database, *, since: date | None = None, viewer: Viewer | None = None) -> list[Queued]:
+    """Unreviewed answers with at least one reason to look at them, most uncertain first; only those
+    ``viewer`` may see, when given."""
 
     def count(*where) -> Any:
         return (select(func.count()).select_from(Feedback)
@@ -96,6 +102,9 @@ def queue(db: Database, *, since: date | None = None) -> list[Queued]:
     with db.read() as session:
         rows = session.exec(query).all()
     items = [Queued(a, d, c, k, float(b or 0.0)) for a, d, c, k, b in rows]
+    if viewer is not None and viewer.groups is not None:
+        seen = viewer.answers(db, [item.answer.id for item in items])
+        items = [item for item in items if item.answer.id in seen]
     items.sort(key=lambda item: item.answer.created_at, reverse=True)  # among equals, newest first
     items.sort(key=lambda item: item.priority, reverse=True)
     return items
@@ -145,16 +154,29 @@ def same_origin(request: Request) -> None:
         raise HTTPException(403, "Cross-site form refused.")
 
 
-Search = Callable[[str, int], list[Document]]
-"""The index's best ``k`` chunks for a query, as the chat's retriever returns them."""
+Search = Callable[..., list[Document]]
+"""``search(query, k, groups=...)``: the index's best ``k`` chunks for a query that an asker in ``groups``
+may see (None: every chunk), as the chat's retriever returns them."""
 
 
-def router(db: Callable[[], Database], secret: Callable[[], str], search: Search) -> APIRouter:
+def router(
+    db: Callable[[], Database], secret: Callable[[], str], search: Search, groups_of: GroupsOf | None = None
+) -> APIRouter:
     """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs;
-    the item page's search box asks ``search``."""
+    the item page's search box asks ``search``; ``groups_of`` reads documents' groups from the index."""
     db, secret = cache(db), cache(secret)
     Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
     pages = APIRouter(prefix="/review", include_in_schema=False)
+
+    def viewer(user: User) -> Viewer:
+        return Viewer(membership.sees(db(), user), groups_of)
+
+    def visible(user: User, answer_id: str) -> Viewer:
+        """The reviewer as a viewer, when they may see the answer; else 404 as for an answer that does not exist."""
+        seen = viewer(user)
+        if not seen.answers(db(), [answer_id]):
+            raise HTTPException(404, "No such answer.")
+        return seen
 
     @pages.get("/assets/{name}")
     def asset(name: str) -> FileResponse:
@@ -174,7 +196,8 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         decided: str | None = None,
     ) -> HTMLResponse:
         reason, since = reason or None, _day(since)  # the filter form sends empty fields for "any"
-        items = queue(db(), since=since)
+        seen = viewer(user)
+        items = queue(db(), since=since, viewer=seen)
         counts = {r: sum(r in item.reasons for item in items) for r in REASONS}
         shown = [item for item in items if reason is None or reason in item.reasons]
         pages_total = max(1, math.ceil(len(shown) / PAGE_SIZE))
@@ -187,7 +210,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
             "user": user, "items": shown[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "counts": counts,
             "total": len(items), "reason": reason, "since": since, "page": page, "pages": pages_total,
             "labels": REASON_LABELS, "link": link, "formats": export.FORMATS,
-            "filters": filters, "confirmation": _confirmation(db(), decided),
+            "filters": filters, "confirmation": _confirmation(db(), decided, seen),
         })
 
     @pages.get("/export")
@@ -200,7 +223,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         """What ``groundloop export`` writes, as an attachment (qrels zipped); empty fields are defaults."""
         try:
             file = export.download(db(), kind=kind, since=export.parse_since(since) if since else None,
-                                   status=status or None, system=prompts.load("answer_system"))
+                                   status=status or None, system=prompts.load("answer_system"), viewer=viewer(user))
         except GroundloopError as error:
             raise http_error(error, bad_input=400) from None
         return Response(file.content, media_type=file.media_type,
@@ -211,14 +234,15 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         request: Request, answer_id: str, user: Reviewer, q: str = "", decided: str | None = None,
         marked: int | None = None,
     ) -> HTMLResponse:
+        seen = visible(user, answer_id)
         details = _details(db(), answer_id, user)
         if len(q) > SEARCH_CHARS:
             raise HTTPException(422, f"q: at most {SEARCH_CHARS} characters.")
-        found = _found(search(q, SEARCH_RESULTS)) if q.strip() else []
-        previous, following = _neighbours(queue(db()), answer_id)
+        found = _found(search(q, SEARCH_RESULTS, groups=seen.groups)) if q.strip() else []
+        previous, following = _neighbours(queue(db(), viewer=seen), answer_id)
         return TEMPLATES.TemplateResponse(request, "answer.html", {
             "user": user, "q": q, "found": found, "previous": previous, "next": following,
-            "confirmation": _confirmation(db(), decided) or _mark_confirmation(details, marked), **details,
+            "confirmation": _confirmation(db(), decided, seen) or _mark_confirmation(details, marked), **details,
         })
 
     @pages.post("/answers/{answer_id}", dependencies=[Depends(same_origin)])
@@ -230,7 +254,10 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         text = str(form.get("text") or "").strip() or None
         doc_ids = [str(d) for d in form.getlist("doc_ids")]
         doc_ids += str(form.get("extra_doc_ids") or "").replace(",", " ").split()
-        _, following = _neighbours(await run_in_threadpool(queue, db()), answer_id)
+        seen = await run_in_threadpool(visible, user, answer_id)
+        if decision == "approved" and not await run_in_threadpool(seen.may_see, doc_ids):
+            raise HTTPException(400, "Attach only documents you may see.")
+        _, following = _neighbours(await run_in_threadpool(lambda: queue(db(), viewer=seen)), answer_id)
         await _decided(
             reviews.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
             text=text if decision == "approved" else None,
@@ -245,6 +272,7 @@ def router(db: Callable[[], Database], secret: Callable[[], str], search: Search
         rank, relevant = str(form.get("rank") or ""), form.get("relevant")
         if not re.fullmatch(r"[0-9]{1,4}", rank) or relevant not in ("yes", "no"):
             raise HTTPException(400, "Choose a source, and relevant or not.")
+        await run_in_threadpool(visible, user, answer_id)
         await _decided(reviews.record_reviewer_mark, db(), answer_id=answer_id, reviewer_id=user.id,
                        rank=int(rank), relevant=relevant == "yes")
         return RedirectResponse(f"/review/answers/{answer_id}?marked={int(rank)}#sources", status_code=303)
@@ -270,9 +298,9 @@ def _neighbours(items: list[Queued], answer_id: str) -> tuple[str | None, str | 
     return (ids[at - 1] if at else None), (ids[at + 1] if at + 1 < len(ids) else (ids[at - 1] if at else None))
 
 
-def _confirmation(db: Database, decided: str | None) -> str | None:
-    """What the last decision was, said on the page that opens after it."""
-    if not decided:
+def _confirmation(db: Database, decided: str | None, viewer: Viewer) -> str | None:
+    """What the last decision was, said on the page that opens after it (about an answer ``viewer`` may see)."""
+    if not decided or not viewer.answers(db, [decided]):
         return None
     with db.read() as session:
         answer = session.get(Answer, decided)

@@ -114,8 +114,7 @@ async def _page(root: Root, page: int) -> dict:
     pages = max(1, math.ceil(len(every) / PAGE_SIZE))
     return {"documents": every[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "total": len(every),
             "chunks": sum(document.chunks for document in every), "page": page, "pages": pages,
-            "known_groups": known, "limit_mb": uploads.limit_mb(root), "accepted": ACCEPTED,
-            "max_files": uploads.MAX_FILES}
+            "known_groups": known, "limit_mb": uploads.limit_mb(root), "accepted": ACCEPTED}
 
 
 def _confirmation(root: Root, changed: str | None, deleted: str | None) -> str | None:
@@ -132,5 +131,6 @@ def _confirmation(root: Root, changed: str | None, deleted: str | None) -> str |
                                                      Event.subject_id == documents.subject_of(deleted))
                                  .order_by(Event.id.desc())).first()
         if event is not None:
-            return f"Deleted {event.data.get('path')}: its {event.data.get('chunks')} chunks left the index."
+            chunks = event.data.get("chunks", 0)
+            return f"Deleted {event.data.get('path')} ({chunks} chunk{'' if chunks == 1 else 's'})."
     return None

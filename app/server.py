@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(OfflinePage)
     app.include_router(dashboard.router(database, root.auth_secret))
     app.include_router(review.router(database, root.auth_secret,
-                                     _search(root)))
+                                     _search(root), lambda doc_ids: root.index.groups_of(doc_ids)))
     app.include_router(review_documents.router(lambda: root, root.auth_secret))
     app.include_router(api.router)
     app.include_router(api_documents.router)
@@ -96,8 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
 def _search(root: Root):
     """The review page's search box: the served index, ranked by the ranker that serves now."""
 
-    def search(query: str, k: int):
-        return root.chain.retriever.model_copy(update={"k": k}).documents(query, ranker=root.rankers())
+    def search(query: str, k: int, *, groups=None):
+        return root.chain.retriever.model_copy(update={"k": k}).documents(query, ranker=root.rankers(), groups=groups)
 
     return search
 

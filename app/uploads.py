@@ -35,6 +35,8 @@ MAX_NAME = 100
 SAME_NAME = "another file of this upload has the same name"
 NO_LENGTH = "Send the upload's size as Content-Length."
 NO_FILES = f"Attach at least one file, as the form field '{FIELD}'."
+FORM_ALLOWANCE = 64 * 1024
+"""Room for the form's own part headers and fields beside the files: a file at the limit still fits."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,13 @@ def limit_mb(root: Root) -> float:
 
 async def receive(request: Request, root: Root, *, actor_id: str | None) -> list[FileOutcome]:
     """The files of a multipart request (field ``files``, and ``groups``: names, repeated or comma-separated;
-    ``everyone`` when none), each ingested or refused on its own. A request over the size limit is refused
-    before it is read (413), as is one that names a group that does not exist (422)."""
+    ``everyone`` when none), each ingested or refused on its own. A request over the size limit (with a
+    little room for the form itself) is refused before it is read (413); one that names a group that does
+    not exist is refused before anything is saved (422)."""
     length = request.headers.get("content-length", "")
     if not length.isdigit():
         raise HTTPException(411, NO_LENGTH)
-    if int(length) > limit_mb(root) * 1e6:
+    if int(length) > limit_mb(root) * 1e6 + FORM_ALLOWANCE:
         raise HTTPException(413, f"The upload is larger than the limit of {limit_mb(root):g} MB: "
                                  "send fewer or smaller files.")
     form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)

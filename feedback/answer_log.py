@@ -42,7 +42,8 @@ def record_answer(
     """An answer and exactly the sources shown with it (``citations``: n, doc_id, chunk_id, title, …),
     given field by field (fixtures and imports); the chain's results go through ``record_result``."""
     fields = ShownSource.__dataclass_fields__
-    sources = [ShownSource(**{name: c.get(name, "") for name in fields}) for c in citations]
+    sources = [ShownSource(**{name: c.get(name, "") for name in fields if name != "groups"},
+                           groups=tuple(c.get("groups") or ("everyone",))) for c in citations]
     return _record(
         db, question=question, standalone_question=standalone_question, answer=answer, answerer=answerer,
         verdict=verdict, reasons=reasons, timings_ms=timings_ms, ranker_version=ranker_version, sources=sources,
@@ -59,7 +60,7 @@ def _record(db: Database, *, sources: Iterable[ShownSource], **answer) -> Answer
         for c in sources:
             session.add(Citation(
                 answer_id=row.id, rank=c.n, doc_id=c.doc_id, chunk_id=c.chunk_id, title=c.title,
-                source=c.source, score=c.score, similarity=c.similarity, cited=c.cited,
+                source=c.source, score=c.score, similarity=c.similarity, cited=c.cited, groups=list(c.groups),
             ))
         _log(session, actor_id=user_id, action="answered", subject=row, verdict=verdict)
         return row

@@ -2,8 +2,10 @@
 preference pairs and a BEIR evaluation set.
 
 Every format is cut from ``gather``, the one query. It leaves out everyone who opted out of exports
-(their answers, and their feedback and reviews on other people's answers), and names people by their
-sign-in name, or by a pseudonym where that name is an e-mail address. It never reads password
+(their answers, and their feedback and reviews on other people's answers), and the answers that mention
+a document the one exporting may not see (``feedback.visibility``: a reviewer sees the answers of their
+groups, an admin or the command line all), and names people by their sign-in name, or by a pseudonym
+where that name is an e-mail address. It never reads password
 hashes or keys, so they cannot leave.
 """
 
@@ -29,6 +31,7 @@ from feedback import counting, names
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
 from feedback.training import question_key
+from feedback.visibility import EVERY_DOCUMENT, Viewer
 from retrieval.errors import GroundloopError
 
 _DOWNLOADS = {  # per format: the download's file name and media type
@@ -87,6 +90,15 @@ class Item:
         corrections = [f.text.strip() for f, _ in self.feedback if f.kind == "correction" and (f.text or "").strip()]
         return corrections[-1] if corrections else None
 
+    def documents(self) -> list[str]:
+        """Every document the item mentions: sources shown, and those named by feedback and reviews."""
+        named = [d for f, _ in self.feedback for d in f.doc_ids] + [d for r, _ in self.reviews for d in r.doc_ids]
+        return list(dict.fromkeys([c.doc_id for c in self.citations] + named))
+
+    def shown_groups(self) -> dict[str, list[str]]:
+        """The groups of each source when it was shown."""
+        return {c.doc_id: list(c.groups) for c in self.citations}
+
     @property
     def provenance(self) -> dict[str, Any]:
         return {"answer_id": self.answer.id, "user": self.user, "created_at": _iso(self.answer.created_at)}
@@ -117,9 +129,11 @@ def approved_only_for(kind: str, status: str | None) -> bool:
     return status == "approved"
 
 
-def gather(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[Item]:
+def gather(
+    db: Database, *, since: date | None = None, approved_only: bool = False, viewer: Viewer = EVERY_DOCUMENT
+) -> list[Item]:
     """Answers given on or after ``since`` (UTC), oldest first; only those whose newest review
-    approved them when ``approved_only``."""
+    approved them when ``approved_only``; only those ``viewer`` may see."""
     opted_out = select(User.id).where(User.export_opt_out.is_(True))
     conditions = [or_(Answer.user_id.is_(None), Answer.user_id.not_in(opted_out))]
     if since is not None:
@@ -148,7 +162,10 @@ def gather(db: Database, *, since: date | None = None, approved_only: bool = Fal
         items[row.answer_id].feedback.append((row, names[row.user_id]))
     for review in reviews:
         items[review.answer_id].reviews.append((review, names[review.reviewer_id]))
-    return [item for item in items.values() if not approved_only or item.decision == "approved"]
+    kept = [item for item in items.values() if not approved_only or item.decision == "approved"]
+    if viewer.groups is None:
+        return kept
+    return [item for item in kept if viewer.may_see(item.documents(), item.shown_groups())]
 
 
 # One row per answer: JSON Lines, CSV and Parquet share this schema.
@@ -194,9 +211,11 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def answer_rows(db: Database, *, since: date | None = None, approved_only: bool = False) -> list[dict]:
+def answer_rows(
+    db: Database, *, since: date | None = None, approved_only: bool = False, viewer: Viewer = EVERY_DOCUMENT
+) -> list[dict]:
     """One row per answer: question, answer, the sources shown, the feedback and the reviews."""
-    return [_row(item) for item in gather(db, since=since, approved_only=approved_only)]
+    return [_row(item) for item in gather(db, since=since, approved_only=approved_only, viewer=viewer)]
 
 
 def _row(item: Item) -> dict:
@@ -261,7 +280,8 @@ def write_parquet(rows: list[dict], out: str | Path | IO[bytes]) -> int:
 
 
 def chat_examples(
-    db: Database, *, system: str, since: date | None = None, approved_only: bool = True
+    db: Database, *, system: str, since: date | None = None, approved_only: bool = True,
+    viewer: Viewer = EVERY_DOCUMENT,
 ) -> list[dict]:
     """OpenAI's chat fine-tuning lines: the system prompt, the question, the right answer.
 
@@ -269,7 +289,7 @@ def chat_examples(
     Answers neither approved nor corrected, and those whose newest review rejected them, are left out.
     """
     examples = []
-    for item in gather(db, since=since, approved_only=approved_only):
+    for item in gather(db, since=since, approved_only=approved_only, viewer=viewer):
         reply = item.corrected or (item.answer.answer if item.decision == "approved" else None)
         if reply:
             messages = [
@@ -281,10 +301,12 @@ def chat_examples(
     return examples
 
 
-def preference_pairs(db: Database, *, since: date | None = None, approved_only: bool = True) -> list[dict]:
+def preference_pairs(
+    db: Database, *, since: date | None = None, approved_only: bool = True, viewer: Viewer = EVERY_DOCUMENT
+) -> list[dict]:
     """The corrected answer preferred over the original, where they differ beyond spacing."""
     pairs = []
-    for item in gather(db, since=since, approved_only=approved_only):
+    for item in gather(db, since=since, approved_only=approved_only, viewer=viewer):
         chosen = item.corrected
         if chosen and _spaced(chosen) != _spaced(item.answer.answer):
             pairs.append({"prompt": item.answer.standalone_question, "chosen": chosen,
@@ -314,7 +336,9 @@ def query_id(question: str) -> str:
     return "q-" + hashlib.sha256(question_key(question).encode("utf-8")).hexdigest()[:12]
 
 
-def qrels(db: Database, *, since: date | None = None, approved_only: bool = False) -> Qrels:
+def qrels(
+    db: Database, *, since: date | None = None, approved_only: bool = False, viewer: Viewer = EVERY_DOCUMENT
+) -> Qrels:
     """Relevance per question and document.
 
     A person's newest mark on a document for a question is their vote; a document is relevant when
@@ -324,7 +348,7 @@ def qrels(db: Database, *, since: date | None = None, approved_only: bool = Fals
     texts: dict[str, str] = {}
     given: list[tuple[str, str, str, datetime, dict]] = []
     attached: dict[tuple[str, str], list[dict]] = {}
-    for item in gather(db, since=since, approved_only=approved_only):
+    for item in gather(db, since=since, approved_only=approved_only, viewer=viewer):
         qid = query_id(item.answer.standalone_question)
         texts.setdefault(qid, item.answer.standalone_question)
         given += [
@@ -392,13 +416,16 @@ def missing_documents(result: Qrels, corpus: Path) -> set[str]:
     return judged
 
 
-def rows(db: Database, *, kind: str, system: str, since: date | None = None, approved_only: bool) -> list[dict]:
+def rows(
+    db: Database, *, kind: str, system: str, since: date | None = None, approved_only: bool,
+    viewer: Viewer = EVERY_DOCUMENT,
+) -> list[dict]:
     """The rows of a line format (every format but qrels); ``system`` is chat-jsonl's system prompt."""
     if kind == "chat-jsonl":
-        return chat_examples(db, system=system, since=since, approved_only=approved_only)
+        return chat_examples(db, system=system, since=since, approved_only=approved_only, viewer=viewer)
     if kind == "preference-jsonl":
-        return preference_pairs(db, since=since, approved_only=approved_only)
-    return answer_rows(db, since=since, approved_only=approved_only)
+        return preference_pairs(db, since=since, approved_only=approved_only, viewer=viewer)
+    return answer_rows(db, since=since, approved_only=approved_only, viewer=viewer)
 
 
 # Downloads: a whole export as one file, for the review pages and the REST API.
@@ -412,22 +439,24 @@ class Download:
 
 
 def download(
-    db: Database, *, kind: str, since: date | None = None, status: str | None = None, system: str
+    db: Database, *, kind: str, since: date | None = None, status: str | None = None, system: str,
+    viewer: Viewer = EVERY_DOCUMENT,
 ) -> Download:
-    """The export ``groundloop export --format kind`` writes, as one file. qrels is a zip of the
-    folder it writes: unzipped, with a ``corpus.jsonl`` added, ``groundloop eval`` reads it."""
+    """The export ``groundloop export --format kind`` writes, as one file, of the answers ``viewer`` may
+    see. qrels is a zip of the folder it writes: unzipped, with a ``corpus.jsonl`` added, ``groundloop
+    eval`` reads it."""
     approved = approved_only_for(kind, status)
     filename, media_type = _DOWNLOADS[kind]
     if kind == "qrels":
-        content = _zipped_beir(qrels(db, since=since, approved_only=approved))
+        content = _zipped_beir(qrels(db, since=since, approved_only=approved, viewer=viewer))
     elif kind == "parquet":
         buffer = io.BytesIO()
-        write_parquet(rows(db, kind=kind, system=system, since=since, approved_only=approved), buffer)
+        write_parquet(rows(db, kind=kind, system=system, since=since, approved_only=approved, viewer=viewer), buffer)
         content = buffer.getvalue()
     else:
         text = io.StringIO(newline="")
         write = write_csv if kind == "csv" else write_jsonl
-        write(rows(db, kind=kind, system=system, since=since, approved_only=approved), text)
+        write(rows(db, kind=kind, system=system, since=since, approved_only=approved, viewer=viewer), text)
         content = text.getvalue().encode("utf-8")
     return Download(filename, media_type, content)
 

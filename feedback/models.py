@@ -53,6 +53,22 @@ class User(SQLModel, table=True):
     """Sign-in tokens carry the version they were issued under; a bump ends all of them (feedback.sessions)."""
 
 
+class Group(SQLModel, table=True):
+    """A group of people that documents can be given to (``everyone`` is built in, never stored)."""
+
+    __tablename__ = "groups"
+    name: str = Field(primary_key=True, max_length=50)
+    created_at: datetime = _when()
+
+
+class GroupMember(SQLModel, table=True):
+    """A person in a group."""
+
+    __tablename__ = "group_members"
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    group_name: str = Field(foreign_key="groups.name", ondelete="CASCADE", primary_key=True, max_length=50)
+
+
 class Thread(SQLModel, table=True):
     """A chat conversation, as Chainlit stores it."""
 
@@ -126,6 +142,11 @@ class Citation(SQLModel, table=True):
     score: float
     similarity: float
     cited: bool
+    groups: list[str] = Field(
+        default_factory=lambda: ["everyone"],
+        sa_column=Column(JSON, nullable=False, server_default=text("'[\"everyone\"]'")),
+    )
+    """The groups that could see the source when it was shown: what counts once it is no longer indexed."""
 
 
 class Feedback(SQLModel, table=True):

@@ -23,6 +23,8 @@ class ShownSource:
     cited: bool
     path: str = ""
     """The source's path in the folder it was ingested from (never the server's own path)."""
+    groups: tuple[str, ...] = ("everyone",)
+    """The groups that may see the source (kept with the answer's record of what it showed)."""
 
 
 @dataclass(frozen=True)

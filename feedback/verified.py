@@ -1,12 +1,15 @@
 """Verified answers: a reviewer's approved correction, served again for the same question.
 
 An answer is verified while its newest review approves it with a text; a later rejection
-withdraws it. ``VerifiedAnswers`` finds the verified question closest to a new one.
+withdraws it. ``VerifiedAnswers`` finds the verified question closest to a new one among those the
+asker may see: every document the reviewer attached and every source shown with the original answer
+(``feedback.visibility``); otherwise the asker gets the ordinary answer.
 """
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -14,7 +17,8 @@ from sqlmodel import select
 
 from feedback import counting, stamps
 from feedback.db import Database, DatabaseUnavailable
-from feedback.models import Answer
+from feedback.models import Answer, Citation
+from feedback.visibility import GroupsOf, may_see
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,12 @@ class Verified:
     doc_ids: list[str]
     answer_id: str
     review_id: str
+    shown: dict[str, list[str]] = field(default_factory=dict)
+    """The documents shown with the original answer, with the groups they had then."""
+
+    def documents(self) -> list[str]:
+        """Every document the verified answer draws on: those attached and those first shown."""
+        return list(dict.fromkeys([*self.doc_ids, *self.shown]))
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,13 @@ def verified_answers(db: Database) -> list[Verified]:
     with db.read() as session:
         approved = counting.approved_reviews(session)
         answers = {a.id: a for a in session.exec(select(Answer).where(Answer.id.in_(list(approved))))}
+        shown: dict[str, dict[str, list[str]]] = {}
+        for citation in session.exec(select(Citation).where(Citation.answer_id.in_(list(approved)))):
+            shown.setdefault(citation.answer_id, {})[citation.doc_id] = list(citation.groups)
     ordered = sorted(approved.values(), key=lambda review: (review.created_at, review.id))
     return [
-        Verified(answers[r.answer_id].standalone_question, r.text.strip(), list(r.doc_ids), r.answer_id, r.id)
+        Verified(answers[r.answer_id].standalone_question, r.text.strip(), list(r.doc_ids), r.answer_id, r.id,
+                 shown.get(r.answer_id, {}))
         for r in ordered
         if r.text and r.text.strip()
     ]
@@ -86,8 +100,17 @@ class VerifiedAnswers:
         vectors = self.embeddings.encode_questions([v.question for v in items])
         self._items, self._vectors, self._state = items, vectors, state
 
-    def find(self, question: str, *, vector: np.ndarray | None = None) -> Match | None:
-        """``vector``: the question's embedding (``encode_questions``), when the caller has made it."""
+    def find(
+        self,
+        question: str,
+        *,
+        vector: np.ndarray | None = None,
+        groups: Collection[str] | None = None,
+        groups_of: GroupsOf | None = None,
+    ) -> Match | None:
+        """``vector``: the question's embedding (``encode_questions``), when the caller has made it.
+        ``groups``: the asker's (None: every document); ``groups_of`` says the documents' groups as
+        indexed now. Only verified answers the asker may see are found."""
         with self._lock:
             self._refresh()
             items, vectors = self._items, self._vectors
@@ -96,7 +119,16 @@ class VerifiedAnswers:
         if vector is None:
             vector = self.embeddings.encode_questions([question])[0]
         similarities = vectors @ vector
-        best = int(np.argmax(similarities))
-        if float(similarities[best]) < self.threshold:
-            return None
-        return Match(items[best], float(similarities[best]))
+        for best in np.argsort(-similarities, kind="stable"):
+            if float(similarities[best]) < self.threshold:
+                return None
+            item = items[int(best)]
+            if groups is None or self._visible(item, groups, groups_of):
+                return Match(item, float(similarities[best]))
+        return None
+
+    @staticmethod
+    def _visible(item: Verified, groups: Collection[str], groups_of: GroupsOf | None) -> bool:
+        documents = item.documents()
+        current = groups_of(documents) if groups_of is not None else {}
+        return may_see(documents, groups, current=current, recorded=item.shown)

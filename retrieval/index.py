@@ -207,6 +207,21 @@ class HybridIndex:
         with self.records._make_session() as session:
             return sorted(group for (group,) in session.execute(query) if group is not None)
 
+    def sources_in_group(self, name: str) -> list[str]:
+        """The sources with at least one chunk given to the group ``name``."""
+        found = self._get(where=chunk_groups.chroma_where([name]), include=["metadatas"])
+        return sorted({metadata.get("source", "") for metadata in found.get("metadatas") or []})
+
+    def groups_of(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The groups of each document as indexed now; documents not indexed are left out."""
+        keyword = self.keyword()
+        found = {}
+        for doc_id in dict.fromkeys(doc_ids):
+            rows = keyword.rows_of(doc_id)
+            if rows:
+                found[doc_id] = tuple(sorted({name for row in rows for name in keyword.groups[row]}))
+        return found
+
     def _keys_of(self, sources: list[str], *, flat: bool = False) -> dict[str, set[str]] | list[str]:
         """The chunk ids the record manager holds for each source (all in one list when ``flat``)."""
         record = UpsertionRecord

@@ -8,8 +8,8 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import (documents, export, feedback_accounts, index, keys, rankers, serve, simulate, sources, users,
-                     webhooks)
+from app.cli import (documents, export, feedback_accounts, groups, index, keys, rankers, serve, simulate, sources,
+                     users, webhooks)
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 
@@ -22,6 +22,7 @@ cli = typer.Typer(
 for commands in (index.commands, sources.commands, simulate.commands, serve.commands, rankers.commands, export.commands):
     cli.add_typer(commands)
 cli.add_typer(users.group, name="users")
+cli.add_typer(groups.group, name="groups")
 cli.add_typer(keys.group, name="keys")
 cli.add_typer(rankers.group, name="rankers")
 cli.add_typer(rankers.group, name="models", help="The older name of `groundloop rankers`: the same commands.")

@@ -54,4 +54,5 @@ def documents_delete(document: Annotated[str, typer.Argument(help=DOCUMENT_HELP)
     from app import documents
 
     gone = documents.delete(state.root, document, actor_id=None)
-    out.print(f"Deleted {gone.path}: its {gone.chunks} chunks left the index.", highlight=False, markup=False)
+    out.print(f"Deleted {gone.path} ({gone.chunks} chunk{'' if gone.chunks == 1 else 's'}).", highlight=False,
+              markup=False)

@@ -11,12 +11,12 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli.shell import RANKER_HELP, out, progress, state
+from app.cli.shell import AS_HELP, RANKER_HELP, groups_of_person, out, progress, state
 
 commands = typer.Typer()
 
 
-def ingest_with_progress(paths: list[Path], collection: str | None):
+def ingest_with_progress(paths: list[Path], collection: str | None, groups: tuple[str, ...] = ("everyone",)):
     """An ``IngestReport``, with a bar on standard error while the chunks go in."""
     from app import documents
 
@@ -25,6 +25,7 @@ def ingest_with_progress(paths: list[Path], collection: str | None):
         return documents.ingest_paths(
             state.root, paths, collection=collection,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            groups=groups,
         )
 
 
@@ -32,15 +33,27 @@ def ingest_with_progress(paths: list[Path], collection: str | None):
 def ingest_command(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders, or a BEIR corpus.jsonl.")],
     collection: Annotated[str | None, typer.Option(help="Collection to ingest into.")] = None,
+    groups: Annotated[str, typer.Option(
+        "--groups", help="Comma-separated groups that may see these documents (`groundloop groups list`).")] = "everyone",
 ) -> None:
-    """Index documents; unchanged chunks are skipped, changed files replace their old chunks."""
-    report = ingest_with_progress(paths, collection)
+    """Index documents for groups; unchanged chunks are skipped, changed files replace their old chunks, new
+    groups replace the old ones, and files gone from a folder ingested again leave the index."""
+    from feedback import membership
+
+    given = membership.check_known(state.root.database, groups)
+    report = ingest_with_progress(paths, collection, given)
     changes = report.changes
     out.print(
         f"{report.files} files, {report.chunks} chunks: "
         f"[green]{changes.added} added[/], {changes.skipped} skipped (unchanged), "
-        f"{changes.replaced} replaced (old chunks of changed files removed)."
+        f"{changes.replaced} replaced (old chunks of changed files removed), "
+        f"{report.removed} removed (files no longer there); groups: {', '.join(given)}."
     )
+    for source in report.regrouped:
+        out.print(f"[cyan]groups changed[/] {escape(source)}", highlight=False)
+    for source, outcome in report.outcomes.items():
+        if outcome == "removed":
+            out.print(f"[cyan]removed[/] {escape(source)}", highlight=False)
     for failure in report.failures:
         out.print(f"[yellow]failed[/] {failure.path}: {failure.reason}", highlight=False)
     for warning in report.warnings:
@@ -58,9 +71,11 @@ def search(
     k: Annotated[int, typer.Option("-k", help="How many chunks to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
+    person: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Show the chunks that best match a question, ranked as the chat ranks them."""
-    documents = state.root.retriever(k=k).documents(question, ranker=state.root.ranker(ranker))
+    groups = groups_of_person(person)
+    documents = state.root.retriever(k=k).documents(question, ranker=state.root.ranker(ranker), groups=groups)
     if as_json:
         print(json.dumps([{"text": d.page_content, **d.metadata} for d in documents], ensure_ascii=False, indent=2))
         return
@@ -83,6 +98,7 @@ def eval_command(
         help="Measure this already indexed collection (the served one included) instead of indexing the "
         "dataset's corpus into a collection of its own.")] = None,
     ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
+    person: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Index a BEIR dataset's corpus (once) and measure retrieval on one split; or measure an indexed collection."""
     from rich.table import Table
@@ -92,6 +108,7 @@ def eval_command(
 
     from retrieval.errors import GroundloopError
 
+    groups = groups_of_person(person)
     beir = load_split(dataset, split)
     if collection is None:
         collection = beir_collection(dataset)
@@ -99,7 +116,8 @@ def eval_command(
     retriever = state.root.retriever(collection=collection)
     if not retriever.index.count():
         raise GroundloopError(f"The collection '{collection}' holds nothing: ingest into it first.")
-    result, run = measure_with_progress(retriever, beir.queries, beir.qrels, ranker=state.root.ranker(ranker))
+    result, run = measure_with_progress(retriever, beir.queries, beir.qrels, ranker=state.root.ranker(ranker),
+                                        groups=groups)
     if run_out:
         write_trec_run(run, run_out)
     if as_json:
@@ -111,14 +129,16 @@ def eval_command(
     out.print(table)
 
 
-def measure_with_progress(retriever, queries: dict[str, str], qrels: dict, *, ranker=None) -> tuple[dict, dict]:
-    """``ranker``: what ranks every query (the retriever's own when None)."""
+def measure_with_progress(
+    retriever, queries: dict[str, str], qrels: dict, *, ranker=None, groups=None
+) -> tuple[dict, dict]:
+    """``ranker``: what ranks every query (the retriever's own when None); ``groups``: the asker's (None: every document)."""
     from retrieval.evaluation import measure
 
     with progress() as bar:
         task = bar.add_task("Ranking queries", total=len(queries))
         return measure(
-            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100, ranker=ranker)],
+            lambda q: [doc for doc, _ in retriever.rank_documents(q, 100, ranker=ranker, groups=groups)],
             queries,
             qrels,
             progress=lambda step: bar.advance(task, step),

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.shell import RANKER_HELP, err, out, state
+from app.cli.shell import AS_HELP, RANKER_HELP, err, groups_of_person, out, state
 
 commands = typer.Typer()
 
@@ -15,9 +15,11 @@ def ask(
     question: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
     ranker: Annotated[str, typer.Option("--ranker", help=RANKER_HELP)] = "active",
+    person: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Answer a question from the indexed documents with numbered citations, and check the answer."""
-    result = state.root.chain.run(question, ranker=state.root.ranker(ranker))
+    groups = groups_of_person(person)
+    result = state.root.chain.run(question, ranker=state.root.ranker(ranker), groups=groups)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from app.runtime import Root
     from app.settings import Settings
 
+AS_HELP = ("Search as this person (a name from `groundloop users list`): only the documents of their groups; "
+           "without it, every document.")
 RANKER_HELP = ("Rank with: active (the ranker that serves, the default), fusion, or a version from "
                "`groundloop rankers list`.")
 
@@ -37,6 +39,19 @@ class State:
 
 
 state = State()
+
+
+def groups_of_person(name: str | None):
+    """What ``--as NAME`` may see (``feedback.membership.sees``): None, every document, without a name."""
+    if name is None:
+        return None
+    from feedback import accounts, membership
+    from feedback.writing import NotFound
+
+    user = accounts.get_user(state.root.database, identifier=name)
+    if user is None:
+        raise NotFound(f"No user named '{name}'.")
+    return membership.sees(state.root.database, user)
 
 
 def progress() -> Progress:

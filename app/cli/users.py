@@ -26,30 +26,36 @@ def users_add(
         "Without it, the password is asked for.")] = None,
     if_missing: Annotated[bool, typer.Option(
         "--if-missing", help="Do nothing, successfully, when the user already exists.")] = False,
+    groups: Annotated[str, typer.Option(
+        "--groups", help="Comma-separated groups from `groundloop groups list` (everyone is in everyone).")] = "",
 ) -> None:
     """Add a person who may sign in to the chat."""
     if not name or len(name) > 200 or _BAD_NAME.search(name):
         raise GroundloopError("A name must be 1 to 200 characters, without spaces or control characters.")
     if role not in ROLES:
         raise GroundloopError(f"Unknown role '{role}': use one of {', '.join(ROLES)}.")
-    from feedback import accounts
+    from feedback import accounts, membership
 
     db = state.root.database
     if if_missing and accounts.get_user(db, identifier=name):
         out.print(f"{name} already exists; nothing changed.", highlight=False, markup=False)
         return
+    if groups.strip():
+        membership.check_known(db, groups)  # before the password is asked for
     password = _read_password(password_file) if password_file else typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
     if not password:
         raise GroundloopError("The password is empty.")
     user = accounts.add_user(db, identifier=name, role=role, password=password)
-    out.print(f"Added {user.identifier} ({user.role}).", highlight=False, markup=False)
+    given = membership.set_user_groups(db, identifier=name, names=groups) if groups.strip() else ()
+    in_groups = f"; groups: {_groups(given)}" if given else ""
+    out.print(f"Added {user.identifier} ({user.role}{in_groups}).", highlight=False, markup=False)
 
 
 @group.command("list")
 def users_list() -> None:
     """List everyone who may sign in, with their role."""
-    from feedback import accounts
+    from feedback import accounts, membership
 
     found = accounts.list_users(state.root.database)
     if not found:
@@ -57,9 +63,11 @@ def users_list() -> None:
         return
     from rich.table import Table
 
-    table = Table("name", "role", "password", "exports", "added")
+    groups = membership.groups_by_user(state.root.database)
+    table = Table("name", "role", "groups", "password", "exports", "added")
     for user in found:
-        table.add_row(user.identifier, user.role, "set" if user.password_hash else "not set",
+        table.add_row(user.identifier, user.role, _groups(groups.get(user.id, ())),
+                      "set" if user.password_hash else "not set",
                       "opted out" if user.export_opt_out else "included", f"{user.created_at:%Y-%m-%d %H:%M}")
     out.print(table)
 
@@ -74,6 +82,20 @@ def users_set_role(
 
     user = accounts.set_role(state.root.database, identifier=name, role=role)
     out.print(f"{user.identifier} is now {user.role}.", highlight=False, markup=False)
+
+
+@group.command("set-groups")
+def users_set_groups(
+    name: Annotated[str, typer.Argument(help="Whose groups to set.")],
+    groups: Annotated[str, typer.Argument(
+        help="Comma-separated groups from `groundloop groups list`; 'everyone' alone takes them out of every other.")],
+) -> None:
+    """Put someone in exactly these groups: from their next question on, they see the documents of these
+    groups and everyone's (their API keys too)."""
+    from feedback import membership
+
+    given = membership.set_user_groups(state.root.database, identifier=name, names=groups)
+    out.print(f"{name} is now in: {_groups(given)}.", highlight=False, markup=False)
 
 
 @group.command("sign-out")
@@ -101,6 +123,10 @@ def users_opt_in(name: Annotated[str, typer.Argument(help="Who may be exported a
 
     user = accounts.set_export_opt_out(state.root.database, identifier=name, opted_out=False)
     out.print(f"{user.identifier} is included in exports.", highlight=False, markup=False)
+
+
+def _groups(names) -> str:
+    return ", ".join(["everyone", *names])
 
 
 def _read_password(path: Path) -> str:

@@ -41,8 +41,20 @@
     }
   }
 
+  // What groundloop ingest says of a file over the limit; such a file is not sent at all.
+  function tooLarge(file) {
+    var limit = Number(form.dataset.limitBytes);
+    if (!limit || file.size <= limit) return null;
+    return "too large (" + (file.size / 1e6).toFixed(1) + " MB; the limit is " + (limit / 1e6).toFixed(1) + " MB)";
+  }
+
   function send(file, groups) {
     var shown = line(file);
+    var refused = tooLarge(file);
+    if (refused) {
+      said(shown, 200, { files: [{ name: file.name, outcome: "failed", reason: refused }] });
+      return Promise.resolve();
+    }
     return new Promise(function (done) {
       var data = new FormData();
       data.append("files", file, file.name);

@@ -52,12 +52,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Iterato
     db = components.database(settings)
     accounts.add_user(db, identifier="tester", role="admin", password="tester-password")
     made = {scopes: keys.create_key(db, identifier="tester", scopes=scopes)[1]
-            for scopes in ("ask,feedback,export", "ask", "feedback")}
+            for scopes in ("ask,feedback,export,admin", "ask", "feedback")}
     db.dispose()
     server = Server("api", settings.data_dir, root, api_key_requests_per_minute="100000",
                     api_user_requests_per_minute="100000",
                     sign_in_failures_per_name=str(SIGN_IN_FAILURES_PER_NAME)).wait_ready()
     try:
-        yield LiveServer(server.url, {"all": made.pop("ask,feedback,export"), **made}, settings.data_dir)
+        yield LiveServer(server.url, {"all": made.pop("ask,feedback,export,admin"), **made}, settings.data_dir)
     finally:
         server.stop()

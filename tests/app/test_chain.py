@@ -223,7 +223,7 @@ def test_two_questions_at_once_record_the_ranker_that_ranked_each(indexed) -> No
     recorded = {}
 
     def ask(question: str) -> None:
-        *_, last = answering.answer(db, chain, question, user_id=user.id)
+        *_, last = answering.answer(db, chain, question, user_id=user.id, groups=None)
         recorded[question] = last
 
     first, second = "Which sea does the Nile flow into?", "At what temperature is green tea steeped?"

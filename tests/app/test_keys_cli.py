@@ -61,8 +61,9 @@ def test_revoke_stops_the_key_and_list_says_when(data):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["create", "--user", "nobody"], "No user named 'nobody'."),
-    (["create", "--user", "ann", "--scopes", "ask,admin"], "Unknown scope 'admin': use ask, feedback, export."),
-    (["create", "--user", "ann", "--scopes", ","], "Name at least one scope: ask, feedback, export."),
+    (["create", "--user", "ann", "--scopes", "ask,owner"], "Unknown scope 'owner': use ask, feedback, export, admin."),
+    (["create", "--user", "ann", "--scopes", ","], "Name at least one scope: ask, feedback, export, admin."),
+    (["create", "--user", "ann", "--scopes", "ask,admin"], "Only an admin's key may have the 'admin' scope."),
     (["revoke", "0123456789ab"], "No API key '0123456789ab': see groundloop keys list."),
 ])
 def test_mistakes_get_a_short_message_and_change_nothing(data, args, message):

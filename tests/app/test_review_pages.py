@@ -51,7 +51,8 @@ def token(identifier: str, monkeypatch) -> str:
 
 def searcher(settings):
     """What the server passes: the index's best chunks, from a retriever over the settings' collection."""
-    return lambda query, k: components.retriever(settings, components.open_index(settings), k=k).invoke(query)
+    return lambda query, k, groups=None: components.retriever(settings, components.open_index(settings), k=k).documents(
+        query, groups=groups)
 
 
 @pytest.fixture
