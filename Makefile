@@ -47,4 +47,5 @@ bench: setup
 	$(PY) -m benchmarks.chat
 	$(PY) -m benchmarks.feedback
 	$(PY) -m benchmarks.learning
+	$(PY) -m benchmarks.permissions
 	$(PY) -m benchmarks.load

@@ -50,5 +50,5 @@ def groups_remove(name: Annotated[str, typer.Argument(help="The group to remove.
                 f"{len(sources)} document source(s) are still in the group '{checked}' ({shown}): give them other "
                 "groups first (groundloop ingest PATH --groups ...), or nobody but admins would see them.")
     members = membership.remove_group(db, name=name)
-    taken = f"; {len(members)} people taken out of it: {', '.join(members)}" if members else ""
+    taken = f"; taken out of it: {', '.join(members)}" if members else ""
     out.print(f"Removed the group {checked}{taken}.", highlight=False, markup=False)
