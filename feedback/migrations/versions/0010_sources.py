@@ -1,14 +1,14 @@
 """Sources (folders and SQL queries kept in step with the index), their sync state and lock, and a row per sync.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
