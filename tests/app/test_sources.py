@@ -407,6 +407,8 @@ def test_passwords_are_never_shown(data_dir: Path, postgres_server, capsys) -> N
     (["sources", "add", "kb", "--sql", "{kb}", "--query", "SELECT * FROM tickets", "--id-column", "ticket_id",
       "--text-columns", "body,summary"],
      "The query has no column 'ticket_id', 'summary'; its columns are: id, subject, body, resolution, updated."),
+    (["sources", "add", "kb", "--path", "{tmp}", "--groups", "hr"],
+     "Unknown group 'hr': the groups are everyone (add one with: groundloop groups add NAME)."),
     (["sources", "add", "kb", "--path", "{tmp}", "--groups", "Sales Team"],
      "'Sales Team' is not a group name: use 1 to 50 lowercase letters, digits, '-' or '_'."),
 ])
@@ -414,6 +416,20 @@ def test_clear_errors(data_dir: Path, tmp_path: Path, sqlite_kb: Kb, capsys, arg
     filled = [arg.format(tmp=tmp_path, kb=sqlite_kb.url) for arg in args]
     _, err = groundloop(data_dir, *filled, capsys=capsys, ok=False)
     assert err.strip() == f"error: {message.format(tmp=tmp_path)}"
+
+
+def test_a_sources_documents_are_seen_by_its_groups(data_dir: Path, sqlite_kb: Kb, capsys, embeddings) -> None:
+    sqlite_kb.put(1, "VPN drops", VPN)
+    groundloop(data_dir, "groups", "add", "support", capsys=capsys)
+    add_kb(data_dir, sqlite_kb, capsys, "--groups", "support")
+    groundloop(data_dir, "sync", capsys=capsys)
+    listed, _ = groundloop(data_dir, "sources", "list", capsys=capsys)
+    assert "support" in listed
+    root = Root(Settings(data_dir=data_dir))
+    from app import documents
+
+    assert [(d.source, d.groups) for d in documents.catalog(root)] == [("sql:kb:1", ("support",))]
+    assert [e.data["groups"] for e in events(root.settings, "document_added")] == [["support"]]
 
 
 def test_a_name_is_taken_once(data_dir: Path, tmp_path: Path, capsys) -> None:
