@@ -26,7 +26,7 @@ from app.cli import main
 from app.runtime import Root
 from app.settings import Settings
 from feedback import sources
-from feedback.models import Event, Source, SyncRun, now
+from feedback.models import Event, now
 from tests.app.test_lazy_imports import HEAVY, imported_by
 
 GROUNDLOOP = str(Path(sys.executable).parent / "groundloop")
