@@ -85,12 +85,13 @@ def remove(root: Root, name: str, *, keep_documents: bool = False) -> tuple[Sour
     """The source gone, and (unless ``keep_documents``) its documents gone from the index, each with its
     event; how many documents left. No sync of it runs meanwhile; refused while one does."""
     from app import documents
+    from retrieval.sql_source import prefix
 
     db, settings = root.database, root.settings
     me, removed = holder(), 0
     with sources.held(db, name=name, holder=me, lease_seconds=settings.sync_lease_seconds) as source:
         if not keep_documents and source.kind == "sql":
-            removed = documents.ingest_records(root, [], scope=f"sql:{source.name}:", groups=[EVERYONE]).removed
+            removed = documents.ingest_records(root, [], scope=prefix(source.name), groups=[EVERYONE]).removed
         elif not keep_documents:
             for document in root.index.sources(prefix=str(Path(source.config["path"])) + os.sep):
                 documents.delete(root, document, actor_id=None)

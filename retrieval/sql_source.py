@@ -54,8 +54,7 @@ class SqlQuery:
 
     @property
     def prefix(self) -> str:
-        """Every row's source starts with this: the scope of the rows a full read replaces."""
-        return f"sql:{self.name}:"
+        return prefix(self.name)
 
 
 @dataclass
@@ -64,6 +63,11 @@ class Rows:
     failures: list[Failure] = field(default_factory=list)
     mark: dict | None = None
     """The highest updated value read (``mark_of``), or the one read from when no row had a higher one."""
+
+
+def prefix(name: str) -> str:
+    """Every row's source starts with this: the scope of the rows a full read replaces."""
+    return f"sql:{name}:"
 
 
 def masked(url: str) -> str:
