@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from matplotlib.figure import Figure
 
 from app.review import reviewer_dependency
-from feedback import stats
+from feedback import sources, stats
 from feedback.db import Database
 from feedback.models import User
 
@@ -55,6 +55,7 @@ def _figures(db: Database, days: int) -> dict:
     answers, flagged = sum(verdicts.values()), verdicts.get("flagged", 0)
     thumbs = totals["thumb_up"] + totals["thumb_down"]
     return {
+        "sources": _sources(db),
         "accounts": _accounts(db),
         "daily": daily,
         "rankers": rankers,
@@ -70,6 +71,13 @@ def _figures(db: Database, days: int) -> dict:
             "Held-out nDCG@10 per ranker version": _ranker_plot(rankers),
         },
     }
+
+
+def _sources(db: Database) -> list[dict]:
+    """Each source with its state, the error of a failing one, and what its last sync did."""
+    last = sources.last_runs(db)
+    return [{"source": source, "state": sources.state(source), "run": last.get(source.name)}
+            for source in sources.list_sources(db)]
 
 
 def _accounts(db: Database, shown: int = 20) -> dict[str, list[stats.AccountFigures]]:

@@ -1,7 +1,9 @@
 """Readiness at /readyz: the parts a question needs — the database, Chroma, the embedding model.
 
 200 with each part's state when all answer; else 503 naming what failed, in a few words (no
-internals: the probe is unauthenticated). /healthz (in the server) only says the process is up.
+internals: the probe is unauthenticated). Each source's sync state is shown beside them: a failing
+source does not make the server unready (it answers from what was synced before), but says so here.
+/healthz (in the server) only says the process is up.
 """
 
 import logging
@@ -27,8 +29,9 @@ def router(db: Callable[[], Database], index: Callable[[], HybridIndex], embeddi
     async def readyz() -> JSONResponse:
         parts = await run_in_threadpool(readiness, db, index, embeddings)
         ready = all(state == "ok" for state in parts.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "parts": parts},
-                            status_code=200 if ready else 503)
+        synced = await run_in_threadpool(source_states, db) if parts["database"] == "ok" else {}
+        return JSONResponse({"status": "ready" if ready else "not ready", "parts": parts,
+                             **({"sources": synced} if synced else {})}, status_code=200 if ready else 503)
 
     return routes
 
@@ -59,3 +62,14 @@ def readiness(
             log.warning("readyz: %s %s", name, failure, exc_info=True)
             parts[name] = failure
     return parts
+
+
+def source_states(db: Callable[[], Database]) -> dict[str, str]:
+    """Each source's sync state ("ok", "failing: …"), without its error; none when they cannot be read."""
+    from feedback import sources
+
+    try:
+        return {source.name: sources.state(source) for source in sources.list_sources(db())}
+    except Exception:  # the probe answers all the same
+        log.warning("readyz: the sources cannot be read", exc_info=True)
+        return {}

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 from app import (api, api_documents, dashboard, event_stream, health, metrics, openai_api, review, review_documents,
-                 runtime, webhooks)
+                 runtime, sync, webhooks)
 from app.bad_input import StrictJson, short_validation_error
 from app.components import auth_secret
 from app.file_modes import keep_data_private
@@ -50,9 +50,10 @@ def create_app(settings: Settings) -> FastAPI:
         publishing = (asyncio.create_task(event_stream.run_until(
             stop, settings.events_redis_url, lambda: root.database, settings.events_poll_seconds))
             if settings.events_redis_url else None)
+        syncing = asyncio.create_task(sync.run_until(stop, root)) if settings.sync_interval else None
         yield
         stop.set()
-        for task in (sending, publishing):
+        for task in (sending, publishing, syncing):
             if task:
                 await task
         _remove_session_files()

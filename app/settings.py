@@ -124,6 +124,21 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often the server looks for events to publish to the stream."
     )
+    sync_interval: float = Field(
+        default=300.0, ge=0, description="Seconds between syncs of each source (groundloop sources), by the server "
+        "and by `groundloop sync --watch`; 0: the server does not sync.",
+    )
+    sync_retry_seconds: float = Field(
+        default=30.0, gt=0, description="Wait before a source whose sync failed is tried again; doubled for each "
+        "failure in a row.",
+    )
+    sync_max_backoff_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest wait before a failing source is tried again."
+    )
+    sync_lease_seconds: float = Field(
+        default=300.0, gt=0, description="How long a sync's lock on its source lasts unless renewed (a running "
+        "sync renews it): a sync whose process died lets go after this.",
+    )
 
     metrics_dir: Path | None = Field(
         default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",

@@ -286,3 +286,52 @@ class Cursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     event_id: int
     updated_at: datetime = _when()
+
+
+class Source(SQLModel, table=True):
+    """A folder or an SQL query that syncs keep the index in step with (``groundloop sources``).
+
+    The columns after ``created_at`` are the sync's state: when it is next due, how many syncs in a row
+    failed and why the last did, and the lock that lets one sync of a source run at a time anywhere: a
+    holder and a lease (a holder that dies lets go when its lease ends)."""
+
+    __tablename__ = "sources"
+    name: str = Field(primary_key=True, max_length=50)
+    kind: str = Field(max_length=10)
+    """``folder`` or ``sql``."""
+    config: dict = _json(dict)
+    """folder: ``path``; sql: ``url``, ``query``, ``id_column``, ``text_columns``, ``title_column``, ``updated_column``."""
+    shown: str = Field(max_length=2000)
+    """Where it reads from as it may be shown: the folder, or the SQL URL with its password masked."""
+    groups: list[str] = _json(list)
+    mark: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The highest updated value an SQL source has read (``retrieval.sql_source.mark_of``)."""
+    created_at: datetime = _when()
+    due_at: datetime = _when(index=True)
+    synced_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    """When the last sync that worked ended."""
+    failures: int = 0
+    """Syncs in a row that failed; 0 once one works."""
+    last_error: str | None = Field(default=None, max_length=500)
+    lock_holder: str | None = Field(default=None, max_length=100)
+    lock_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync of one source: who ran it, when, and what it did to the index."""
+
+    __tablename__ = "sync_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(foreign_key="sources.name", ondelete="CASCADE", index=True, max_length=50)
+    holder: str = Field(max_length=100)
+    full: bool = False
+    status: str = Field(default="running", max_length=20)
+    """``running``, ``finished`` or ``failed``."""
+    started_at: datetime = _when()
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    error: str | None = Field(default=None, max_length=500)

@@ -12,6 +12,7 @@ from retrieval import groups as chunk_groups
 from retrieval.chunking import split
 from retrieval.index import Changes, HybridIndex
 from retrieval.loaders import Failure, discover, load_paths
+from retrieval.validation import Limits, indexed_in, validate
 
 Progress = Callable[[int, int], None]
 
@@ -41,10 +42,12 @@ def ingest(
     max_bytes: int,
     progress: Progress | None = None,
     groups: Iterable[str] = (chunk_groups.EVERYONE,),
+    limits: Limits = Limits(),
 ) -> IngestReport:
-    """Load, split and index as seen by ``groups``; ``progress(done, total)`` is called as chunks are
-    indexed. The files that were under a folder named here and are not any more leave the index.
-    A file that is still there but cannot be read keeps what was indexed of it before."""
+    """Load, validate, split and index as seen by ``groups``; ``progress(done, total)`` is called as chunks
+    are indexed. The files that were under a folder named here and are not any more leave the index.
+    A file that is still there but cannot be read, or is kept out by validation, keeps what was indexed
+    of it before."""
     groups = chunk_groups.parse(groups)
     loaded = load_paths(paths, max_bytes=max_bytes)
     present = {str(path.resolve()) for path in discover(paths)[0]}
@@ -55,7 +58,8 @@ def ingest(
         if source not in present
     ]
     return _index(index, loaded.documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap, groups=groups,
-                  gone=gone, progress=progress, files=loaded.files, failures=loaded.failures, warnings=loaded.warnings)
+                  gone=gone, progress=progress, files=loaded.files, failures=loaded.failures, warnings=loaded.warnings,
+                  limits=limits)
 
 
 def ingest_documents(
@@ -67,15 +71,17 @@ def ingest_documents(
     groups: Iterable[str] = (chunk_groups.EVERYONE,),
     scope: str | None = None,
     progress: Progress | None = None,
+    limits: Limits = Limits(),
 ) -> IngestReport:
     """Documents that are not files (rows of a SQL query): each has ``source`` (a stable key such as
     ``sql:NAME:ID``), ``title`` and ``doc_id`` in its metadata. With ``scope`` (a source prefix such as
-    ``sql:NAME:``), the sources under it that are not among ``documents`` leave the index."""
+    ``sql:NAME:``), the sources under it that are not among ``documents`` leave the index (one kept out
+    by validation is among them: it keeps what was indexed of it before)."""
     groups = chunk_groups.parse(groups)
     given = {document.metadata["source"] for document in documents}
     gone = [source for source in index.sources(prefix=scope) if source not in given] if scope else []
     return _index(index, documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap, groups=groups,
-                  gone=gone, progress=progress, files=len(documents))
+                  gone=gone, progress=progress, files=len(documents), limits=limits)
 
 
 def _index(
@@ -90,8 +96,12 @@ def _index(
     files: int,
     failures: list[Failure] = (),
     warnings: list[Failure] = (),
+    limits: Limits,
 ) -> IngestReport:
-    chunks = split(documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    gone = sorted(set(gone))
+    index.remove_sources(gone)
+    checked = validate(documents, limits=limits, indexed=indexed_in(index))
+    chunks = split(checked.documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     done = 0
 
     def advance(step: int) -> None:
@@ -100,11 +110,10 @@ def _index(
         if progress:
             progress(done, len(chunks))
 
-    gone = sorted(set(gone))
-    index.remove_sources(gone)
     changes = index.add(chunks, groups=groups, progress=advance) if chunks else Changes(0, 0, 0)
     return IngestReport(
-        files=files, chunks=len(chunks), changes=changes, failures=list(failures), warnings=list(warnings),
+        files=files, chunks=len(chunks), changes=changes, failures=[*failures, *checked.failures],
+        warnings=list(warnings),
         outcomes={**changes.outcomes, **{source: "removed" for source in gone}}, removed=len(gone),
         regrouped=changes.regrouped,
     )

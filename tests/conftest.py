@@ -1,5 +1,6 @@
-"""Shared fixtures: a real temp data folder per test, the real model, a real Chroma server."""
+"""Shared fixtures: a real temp data folder per test, the real model, a real Chroma server, a real PostgreSQL."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from app import components
 from app.settings import Settings
 from feedback.datalayer import lazy_attributes_as_pep_562
 from retrieval.embeddings import MiniLMEmbeddings
+from tests import postgres
 
 # The test run imports Chainlit (the data layer's tests) and skops (the rankers') in one process,
 # as a server does: set Chainlit up the way the server's root does, before either is imported.
@@ -98,3 +100,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The server at GROUNDLOOP_TEST_POSTGRES_URL, or a private one started for this run."""
+    url = os.environ.get("GROUNDLOOP_TEST_POSTGRES_URL")
+    if url:
+        yield postgres.PostgresServer(url)
+        return
+    try:
+        server = postgres.start()
+    except postgres.PostgresMissing as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()

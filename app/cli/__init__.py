@@ -8,7 +8,8 @@ from rich.markup import escape
 
 from retrieval.errors import GroundloopError
 
-from app.cli import documents, events, export, feedback_accounts, groups, index, keys, rankers, serve, simulate, users, webhooks
+from app.cli import (documents, events, export, feedback_accounts, groups, index, keys, rankers, serve, simulate,
+                     sources, users, webhooks)
 from app.cli.index import beir_collection
 from app.cli.shell import err, state
 
@@ -18,7 +19,7 @@ cli = typer.Typer(
     help="groundloop: answers from your documents, with citations.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 # The order of these lines is the order of `groundloop --help`.
-for commands in (index.commands, simulate.commands, serve.commands, rankers.commands, export.commands):
+for commands in (index.commands, sources.commands, simulate.commands, serve.commands, rankers.commands, export.commands):
     cli.add_typer(commands)
 cli.add_typer(users.group, name="users")
 cli.add_typer(groups.group, name="groups")
@@ -29,6 +30,7 @@ cli.add_typer(webhooks.group, name="webhooks")
 cli.add_typer(events.group, name="events")
 cli.add_typer(feedback_accounts.group, name="feedback")
 cli.add_typer(documents.group, name="documents")
+cli.add_typer(sources.group, name="sources")
 
 
 @cli.callback()

@@ -1,6 +1,5 @@
 """Every storage test runs twice: on a real SQLite file and on a fresh database in a real PostgreSQL."""
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,22 +8,6 @@ import pytest
 from feedback import accounts, answer_log, migrate
 from feedback.db import Database
 from feedback.models import Answer, User
-from tests import postgres
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[postgres.PostgresServer]:
-    """The server at GROUNDLOOP_TEST_POSTGRES_URL, or a private one started for this run."""
-    url = os.environ.get("GROUNDLOOP_TEST_POSTGRES_URL")
-    if url:
-        yield postgres.PostgresServer(url)
-        return
-    try:
-        server = postgres.start()
-    except postgres.PostgresMissing as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
