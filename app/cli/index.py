@@ -36,8 +36,10 @@ def ingest_command(
     groups: Annotated[str, typer.Option(
         "--groups", help="Comma-separated groups that may see these documents (`groundloop groups list`).")] = "everyone",
 ) -> None:
-    """Index documents for groups; unchanged chunks are skipped, changed files replace their old chunks, new
-    groups replace the old ones, and files gone from a folder ingested again leave the index."""
+    """Index files, folders or a BEIR corpus for groups of people.
+
+    Unchanged chunks are skipped, changed files replace their old chunks, new groups replace the old ones, and
+    files gone from a folder ingested again leave the index."""
     from feedback import membership
 
     given = membership.check_known(state.root.database, groups)
