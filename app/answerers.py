@@ -134,7 +134,6 @@ class ExtractiveAnswerer:
         source's best sentence is to the question."""
         wanted = " ".join(content_words(HOW_TO.sub(" ", wants))) or wants
         terms = set(tokenize([wanted])[0])
-        meaning = self.embeddings.encode_questions([wanted])[0]
         relevant = [
             (n, passage, passage.sentence_vectors @ asked)
             for n, passage in enumerate(passages, start=1)
@@ -144,6 +143,7 @@ class ExtractiveAnswerer:
                       for text, vector in zip(passage.instructions, passage.instruction_vectors)]
         if not candidates:
             return None
+        meaning = self.embeddings.encode_questions([wanted])[0]
         holds = [set(tokenize([text])[0]) for *_, text, _ in candidates]
         rarity = {term: np.log(1 + len(holds) / max(1, sum(term in held for held in holds))) for term in terms}
         chosen, top = None, -np.inf

@@ -183,9 +183,9 @@ class HybridIndex:
 
     @_reaching_chroma
     def dense(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]:
-        """Ids of the n nearest chunks and their cosine similarities, best first."""
-        n = min(n, self.count())
-        if n == 0:
+        """Ids of the n nearest chunks and their cosine similarities, best first (fewer when the
+        collection holds fewer: Chroma returns what it has, so no count is asked for first)."""
+        if n <= 0:
             return [], np.zeros(0, dtype=np.float32)
         found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
         return found["ids"][0], 1.0 - np.asarray(found["distances"][0], dtype=np.float32)

@@ -85,3 +85,33 @@ def test_a_how_to_answer_without_the_sources_command_or_with_code_they_do_not_ha
     assert check.check(made_up, sources, question=question).reasons == [
         "quotes code that no shown source contains: “groundloop ingest --everything /”"
     ]
+
+
+class _Recording:
+    """The embedding model, noting every text it is asked to embed."""
+
+    def __init__(self, model) -> None:
+        self.model, self.texts = model, []
+
+    def encode(self, texts: list[str], *, threads: int | None = None):
+        self.texts += texts
+        return self.model.encode(texts, threads=threads)
+
+    def encode_questions(self, questions: list[str]):
+        return self.model.encode_questions(questions)
+
+
+def test_each_cited_sentence_is_a_claim_and_a_quoted_one_is_not_embedded_again(embeddings) -> None:
+    from langchain_core.documents import Document
+
+    from app.grounding import claims
+
+    sources = [Document("The data folder holds the index and the feedback database.", metadata={"similarity": 0.6}),
+               Document("`GROUNDLOOP_DATA_DIR` moves the data folder somewhere else.", metadata={"similarity": 0.6})]
+    answer = ("The data folder holds the index and the feedback database [1]. "
+              "`GROUNDLOOP_DATA_DIR` moves the data folder somewhere else [2].")
+    assert [numbers for _, numbers in claims(answer)] == [[1], [2]]
+    recording = _Recording(embeddings)
+    verdict = GroundingCheck(recording).check(answer, sources, question="Where is the data folder?")
+    assert verdict.reasons == []
+    assert not [text for text in recording.texts if "holds" in text and "moves" in text]  # only the sources' own
