@@ -115,3 +115,26 @@ def test_each_cited_sentence_is_a_claim_and_a_quoted_one_is_not_embedded_again(e
     verdict = GroundingCheck(recording).check(answer, sources, question="Where is the data folder?")
     assert verdict.reasons == []
     assert not [text for text in recording.texts if "holds" in text and "moves" in text]  # only the sources' own
+
+
+@pytest.mark.parametrize("operators", [None, "3"])
+def test_several_workers_compute_on_one_thread_each_unless_the_operator_said_otherwise(
+    settings, monkeypatch: pytest.MonkeyPatch, operators: str | None
+) -> None:
+    import os
+
+    import uvicorn
+
+    from app import server
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # what run() sets for its workers stays in this test
+    for name in server.ONE_THREAD_EACH:
+        if operators is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, operators)
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(
+        {name: os.environ.get(name) for name in server.ONE_THREAD_EACH}))
+    server.run(settings.model_copy(update={"chroma_url": "http://127.0.0.1:9"}), host="127.0.0.1", port=9, workers=2)
+    assert seen == {name: operators or "1" for name in server.ONE_THREAD_EACH}
