@@ -13,7 +13,6 @@ from typing import Protocol
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 
 from app import prompts
 from retrieval.embeddings import MiniLMEmbeddings
@@ -195,6 +194,8 @@ class OpenAIAnswerer:
     """
 
     def __init__(self, *, base_url: str, model: str, api_key: str | None, timeout: float) -> None:
+        from langchain_openai import ChatOpenAI  # only with a model configured: offline starts without it
+
         self.name = f"openai:{model}"
         self.timeout = timeout
         self.llm = ChatOpenAI(

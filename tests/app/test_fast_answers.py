@@ -138,3 +138,17 @@ def test_several_workers_compute_on_one_thread_each_unless_the_operator_said_oth
         {name: os.environ.get(name) for name in server.ONE_THREAD_EACH}))
     server.run(settings.model_copy(update={"chroma_url": "http://127.0.0.1:9"}), host="127.0.0.1", port=9, workers=2)
     assert seen == {name: operators or "1" for name in server.ONE_THREAD_EACH}
+
+
+def test_an_offline_server_starts_and_answers_without_loading_the_openai_client(indexed) -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from pathlib import Path; import app.server; from app import components; "
+             "from app.settings import Settings; "
+             "chain = components.chain(Settings(data_dir=Path(sys.argv[1]), chroma_url=None)); "
+             "print(chain.run('At what temperature is green tea steeped?').answerer); "
+             "print(sorted({'openai', 'langchain_openai'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe, str(indexed.data_dir)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.split("\n")[:2] == ["extractive", "[]"]
