@@ -13,7 +13,6 @@ from typing import Protocol
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 
 from app import prompts
 from retrieval.embeddings import MiniLMEmbeddings
@@ -134,7 +133,6 @@ class ExtractiveAnswerer:
         source's best sentence is to the question."""
         wanted = " ".join(content_words(HOW_TO.sub(" ", wants))) or wants
         terms = set(tokenize([wanted])[0])
-        meaning = self.embeddings.encode_questions([wanted])[0]
         relevant = [
             (n, passage, passage.sentence_vectors @ asked)
             for n, passage in enumerate(passages, start=1)
@@ -144,6 +142,7 @@ class ExtractiveAnswerer:
                       for text, vector in zip(passage.instructions, passage.instruction_vectors)]
         if not candidates:
             return None
+        meaning = self.embeddings.encode_questions([wanted])[0]
         holds = [set(tokenize([text])[0]) for *_, text, _ in candidates]
         rarity = {term: np.log(1 + len(holds) / max(1, sum(term in held for held in holds))) for term in terms}
         chosen, top = None, -np.inf
@@ -195,6 +194,8 @@ class OpenAIAnswerer:
     """
 
     def __init__(self, *, base_url: str, model: str, api_key: str | None, timeout: float) -> None:
+        from langchain_openai import ChatOpenAI  # only with a model configured: offline starts without it
+
         self.name = f"openai:{model}"
         self.timeout = timeout
         self.llm = ChatOpenAI(

@@ -5,11 +5,11 @@ the CLI and (later) the API all consume that one stream.
 """
 
 import re
+import sys
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
-import openai
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 from langchain_core.retrievers import BaseRetriever
@@ -119,7 +119,7 @@ class Chain:
             for piece in answerer.stream(standalone, sources, vector=vector, focus=focus):
                 pieces.append(piece)
                 yield Token(piece)
-        except (openai.APIError, TimeoutError, ModelFailed) as error:
+        except _model_errors() as error:
             notice = f"The language model did not answer ({_why(error)}), so this is the offline answer."
             yield Restart(notice)  # also with nothing shown yet: a streamed reply says it before the answer
             pieces, answerer = [], self.fallback
@@ -216,11 +216,22 @@ def _citations(sources: list[Document], answer: str) -> list[Citation]:
     ]
 
 
+def _model_errors() -> tuple[type[Exception], ...]:
+    """What a model that fails raises. The OpenAI client is imported only by a configured model
+    (offline, a server starts without it), so its errors are named only once it is loaded."""
+    client = sys.modules.get("openai")
+    return (TimeoutError, ModelFailed) + ((client.APIError,) if client is not None else ())
+
+
 def _why(error: Exception) -> str:
-    if isinstance(error, (openai.APITimeoutError, TimeoutError)):
+    if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, ModelFailed):
         return "its reply was not an answer"
+    import openai  # an error of the client's: it is loaded
+
+    if isinstance(error, openai.APITimeoutError):
+        return "timed out"
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}"
     return "could not connect"

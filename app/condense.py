@@ -1,12 +1,15 @@
 """Turn a follow-up ("how long is it?") into a question that stands on its own."""
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
-
-import openai
-from langchain_openai import ChatOpenAI
+from typing import TYPE_CHECKING
 
 from app import prompts
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
 
 _REFERS_BACK = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same)\b|^(and|what about|how about|also)\b",
@@ -24,6 +27,8 @@ class Condenser:
         if not history:
             return question
         if self.llm is not None:
+            import openai  # loaded with the model
+
             try:
                 conversation = "\n".join(f"- {previous}" for previous in history[-5:])
                 prompt = prompts.load("condense").format(history=conversation, question=question)

@@ -17,6 +17,8 @@ from retrieval.text import code_blocks, sentences, shorten
 
 CITATION = re.compile(r"\[(\d+)\]")
 _CITATIONS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
+_CITED_STOP = re.compile(r"(?<=\][.!?])\s+")
+"""Where a cited sentence ends ("… [1]. `x` …"), whatever the next one starts with."""
 _MIN_CLAIM_WORDS = 5
 QUOTED_CHARS = 80  # of a sentence quoted in a reason
 
@@ -31,9 +33,15 @@ class Verdict:
 
 
 def claims(answer: str) -> list[tuple[str, list[int]]]:
-    """Sentences of an answer with the source numbers each cites ("… lot. [1]" counts as "… lot [1].")."""
+    """Sentences of an answer with the source numbers each cites ("… lot. [1]" counts as "… lot [1].").
+    A citation and its full stop end a sentence even when the next one starts with code or in lower case."""
     answer = _CITATIONS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
-    return [(sentence, [int(n) for n in CITATION.findall(sentence)]) for sentence in sentences(answer)]
+    return [
+        (part, [int(n) for n in CITATION.findall(part)])
+        for sentence in sentences(answer)
+        for part in _CITED_STOP.split(sentence)
+        if part.strip()
+    ]
 
 
 @dataclass

@@ -30,6 +30,10 @@ from retrieval.errors import GroundloopError
 __all__ = ["auth_secret", "create_app", "from_environment", "run"]
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_HEALTHCHECK_SECONDS = 120
+ONE_THREAD_EACH = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""With several workers, each computes on one thread (torch, and NumPy's BLAS): the workers are the
+parallelism, and threads of one spinning while another worker waits for a core only cost time.
+Set before the workers start, since the libraries read them when first loaded; a value already set wins."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -198,6 +202,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
         )
     os.environ["GROUNDLOOP_DATA_DIR"] = str(settings.data_dir.resolve())  # --data-dir reaches the workers
     os.environ.update(metrics.share_between_workers(settings.data_dir.resolve() / "metrics"))  # one /metrics for all
+    os.environ.update({name: os.environ.get(name, "1") for name in ONE_THREAD_EACH})
     # A worker answers uvicorn's health checks only once it has imported the app (torch, Chainlit…),
     # which on a busy machine takes longer than uvicorn's 5 s: it would be killed and started again, forever.
     uvicorn.run("app.server:from_environment", factory=True, host=host, port=port, workers=workers,

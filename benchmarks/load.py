@@ -4,8 +4,9 @@
 
 A Chroma server is started (several workers must not share a local Chroma folder), the user guide
 in docs/ is ingested into it, and every client gets a person and a key of their own. Each client
-asks a question, then rates the answer (a thumb and a mark on source [1]), and again until time
-is up; one more client, over its limit, asks for /api/v1/models as fast as it can. Afterwards the
+asks a question, then rates the answer (a thumb and a mark on source [1]), and asks again once
+PACE seconds have passed since its last question, until time is up; one more client, over its
+limit, asks for /api/v1/models as fast as it can. Afterwards the
 feedback rows are counted in the database: every acknowledged thumb and mark must be there.
 
 Targets: no 5xx; every acknowledged feedback stored; the client over its limit gets 429s and the
@@ -52,6 +53,10 @@ QUESTIONS = [
     "What happens when a question cannot be answered?",
 ]
 KEY_LIMIT = 120  # requests a minute per key: honest clients stay under it, the noisy one does not
+PACE = 1.2
+"""Seconds at least from one of an honest client's questions to its next, as a person asks: two requests
+(the question and its rating) per 1.2 s stay under KEY_LIMIT however fast the server answers. The
+questions offered are then at most clients ÷ PACE a second (41.7 for 50 clients)."""
 
 
 @dataclass
@@ -102,21 +107,28 @@ async def request(client: Client, http: httpx.AsyncClient, kind: str, method: st
 
 
 async def honest(client: Client, url: str, deadline: float, offset: int) -> None:
+    """Asks, rates the answer, and asks again, but not sooner than PACE seconds after it last asked."""
     async with httpx.AsyncClient(base_url=url, timeout=180) as http:
         n = offset
         while time.monotonic() < deadline:
-            asked = await request(client, http, "ask", "POST", "/api/v1/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
+            began = time.monotonic()
             n += 1
-            if asked is None or asked.status_code != 200:
-                continue
-            answer = asked.json()
-            body = {"thumb": "up" if n % 3 else "down"}
-            if answer["citations"]:
-                body["sources"] = [{"n": 1, "relevant": n % 2 == 0}]
-            rated = await request(client, http, "feedback", "POST", f"/api/v1/answers/{answer['answer_id']}/feedback",
-                                  json=body)
-            if rated is not None and rated.status_code == 200:
-                client.acknowledged += len(rated.json()["saved"])
+            await ask_and_rate(client, http, n)
+            await asyncio.sleep(max(0.0, began + PACE - time.monotonic()))
+
+
+async def ask_and_rate(client: Client, http: httpx.AsyncClient, n: int) -> None:
+    asked = await request(client, http, "ask", "POST", "/api/v1/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
+    if asked is None or asked.status_code != 200:
+        return
+    answer = asked.json()
+    body = {"thumb": "up" if n % 3 else "down"}
+    if answer["citations"]:
+        body["sources"] = [{"n": 1, "relevant": n % 2 == 0}]
+    rated = await request(client, http, "feedback", "POST", f"/api/v1/answers/{answer['answer_id']}/feedback",
+                          json=body)
+    if rated is not None and rated.status_code == 200:
+        client.acknowledged += len(rated.json()["saved"])
 
 
 async def noisy(client: Client, url: str, deadline: float) -> None:

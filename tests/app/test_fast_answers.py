@@ -85,3 +85,70 @@ def test_a_how_to_answer_without_the_sources_command_or_with_code_they_do_not_ha
     assert check.check(made_up, sources, question=question).reasons == [
         "quotes code that no shown source contains: “groundloop ingest --everything /”"
     ]
+
+
+class _Recording:
+    """The embedding model, noting every text it is asked to embed."""
+
+    def __init__(self, model) -> None:
+        self.model, self.texts = model, []
+
+    def encode(self, texts: list[str], *, threads: int | None = None):
+        self.texts += texts
+        return self.model.encode(texts, threads=threads)
+
+    def encode_questions(self, questions: list[str]):
+        return self.model.encode_questions(questions)
+
+
+def test_each_cited_sentence_is_a_claim_and_a_quoted_one_is_not_embedded_again(embeddings) -> None:
+    from langchain_core.documents import Document
+
+    from app.grounding import claims
+
+    sources = [Document("The data folder holds the index and the feedback database.", metadata={"similarity": 0.6}),
+               Document("`GROUNDLOOP_DATA_DIR` moves the data folder somewhere else.", metadata={"similarity": 0.6})]
+    answer = ("The data folder holds the index and the feedback database [1]. "
+              "`GROUNDLOOP_DATA_DIR` moves the data folder somewhere else [2].")
+    assert [numbers for _, numbers in claims(answer)] == [[1], [2]]
+    recording = _Recording(embeddings)
+    verdict = GroundingCheck(recording).check(answer, sources, question="Where is the data folder?")
+    assert verdict.reasons == []
+    assert not [text for text in recording.texts if "holds" in text and "moves" in text]  # only the sources' own
+
+
+@pytest.mark.parametrize("operators", [None, "3"])
+def test_several_workers_compute_on_one_thread_each_unless_the_operator_said_otherwise(
+    settings, monkeypatch: pytest.MonkeyPatch, operators: str | None
+) -> None:
+    import os
+
+    import uvicorn
+
+    from app import server
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # what run() sets for its workers stays in this test
+    for name in server.ONE_THREAD_EACH:
+        if operators is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, operators)
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(
+        {name: os.environ.get(name) for name in server.ONE_THREAD_EACH}))
+    server.run(settings.model_copy(update={"chroma_url": "http://127.0.0.1:9"}), host="127.0.0.1", port=9, workers=2)
+    assert seen == {name: operators or "1" for name in server.ONE_THREAD_EACH}
+
+
+def test_an_offline_server_starts_and_answers_without_loading_the_openai_client(indexed) -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from pathlib import Path; import app.server; from app import components; "
+             "from app.settings import Settings; "
+             "chain = components.chain(Settings(data_dir=Path(sys.argv[1]), chroma_url=None)); "
+             "print(chain.run('At what temperature is green tea steeped?').answerer); "
+             "print(sorted({'openai', 'langchain_openai'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe, str(indexed.data_dir)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.split("\n")[:2] == ["extractive", "[]"]
