@@ -246,3 +246,20 @@ def test_each_way_of_asking_chroma_finds_the_nearest_allowed_chunks(open_index, 
     expected = [keyword.ids[rows[i]] for i in np.argsort(-cosine)[:3]]
     assert ids == expected
     assert np.allclose(scores, np.sort(cosine)[::-1][:3], atol=1e-4)
+
+
+def test_groups_work_against_a_chroma_server(open_index, split_corpus, chroma_server: str, monkeypatch) -> None:
+    from retrieval import candidates
+
+    corpus, hr = split_corpus
+    index = open_index("server-groups", chroma_url=chroma_server)
+    add(index, corpus)
+    add(index, hr, groups=("hr",))
+    retriever = HybridRetriever(index=index, k=5)
+    for listed_up_to in (candidates.LISTED_UP_TO, 0):  # among ids, then by groups
+        monkeypatch.setattr(candidates, "LISTED_UP_TO", listed_up_to)
+        monkeypatch.setattr(candidates, "OVERFETCH_FROM", 1.1)
+        assert "Salaries" not in titles(retriever, "volcano magma salary bonus", groups=EVERYONE)
+        assert "Salaries" in titles(retriever, "volcano magma salary bonus", groups=["everyone", "hr"])
+    salaries = str((hr / "salaries.md").resolve())
+    assert index.remove_source(salaries) == 1 and salaries not in index.sources()
