@@ -63,13 +63,22 @@ async def sign_in(username: str, password: str) -> cl.User | None:
 
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    """A few first questions, made from the titles of the largest indexed documents."""
+    """A few first questions, made from the titles of the largest indexed documents the person may see."""
     try:
-        made = await asyncio.to_thread(starter_questions, runtime.index())
+        groups = await asyncio.to_thread(_groups_of, user)
+        made = await asyncio.to_thread(starter_questions, runtime.index(), groups=groups)
     except Exception as error:  # an empty or unreachable index: the chat still opens, without suggestions
         log.warning("no starter questions: %s", error)
         return []
     return [cl.Starter(label=label, message=question) for label, question in made]
+
+
+def _groups_of(user: cl.User | None):
+    """What the signed-in person may see (``membership.sees``); nobody signed in sees no document's title."""
+    row = accounts.get_user(database(), identifier=user.identifier) if user is not None else None
+    if row is None:
+        raise NotAllowed("Sign in to see suggestions.")
+    return membership.sees(database(), row)
 
 
 def answered_by() -> str:

@@ -39,8 +39,8 @@ from app import prompts
 from app.http_errors import http_error
 from feedback import accounts, export, membership, policy, reviews
 from feedback.db import Database
-from feedback.visibility import GroupsOf, Viewer
 from feedback.models import Answer, Citation, Feedback, Review, User
+from feedback.visibility import GroupsOf, Viewer
 from feedback.writing import NotAllowed
 from retrieval.errors import GroundloopError
 

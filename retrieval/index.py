@@ -336,16 +336,15 @@ class HybridIndex:
 
     @_reaching_chroma
     def dense(
-        self, vector: np.ndarray, n: int, *, groups: Collection[str] | None = None
+        self, vector: np.ndarray, n: int, *, groups: Collection[str] | None = None, within: list[str] | None = None
     ) -> tuple[list[str], np.ndarray]:
-        """Ids of the n nearest chunks an asker in ``groups`` may see (None: any chunk) and their cosine
-        similarities, best first."""
-        n = min(n, self.count())
+        """Ids of the n nearest chunks an asker in ``groups`` may see (None: any chunk), or among the chunks
+        ``within`` names, and their cosine similarities, best first."""
+        n = min(n, self.count() if within is None else len(within))
         if n == 0:
             return [], np.zeros(0, dtype=np.float32)
-        found = self.collection.query(
-            query_embeddings=[vector.tolist()], n_results=n, where=chunk_groups.chroma_where(groups), include=["distances"]
-        )
+        restrict = {"ids": within} if within is not None else {"where": chunk_groups.chroma_where(groups)}
+        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"], **restrict)
         return found["ids"][0], 1.0 - np.asarray(found["distances"][0], dtype=np.float32)
 
     @_reaching_chroma

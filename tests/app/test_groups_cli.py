@@ -1,6 +1,7 @@
 """``groundloop groups``, people's groups (``users add --groups``, ``users set-groups``, ``users list``),
 ``ingest --groups`` and files gone from a folder, as an operator types them."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,24 @@ def test_a_file_gone_from_the_folder_is_reported_removed(tmp_path: Path, corpus:
     assert f"removed {(corpus / 'tea.txt').resolve()}" in again
     found = ok(data, "search", "green tea steeped", "--json")
     assert "tea.txt" not in found
+
+
+def test_eval_as_a_person_measures_the_corpus_they_may_see(tmp_path: Path, embeddings) -> None:
+    from app.settings import Settings
+    from tests.app.test_cli import beir_fixture
+
+    data, password = tmp_path / "data", tmp_path / "pw"
+    password.write_text("a long password\n")
+    dataset = beir_fixture(tmp_path / "tiny")
+    ok(data, "groups", "add", "lab")
+    ok(data, "users", "add", "lee", "--groups", "lab", "--password-file", str(password))
+    ok(data, "users", "add", "out", "--password-file", str(password))
+    ok(data, "ingest", str(dataset / "corpus.jsonl"), "--groups", "lab")
+
+    def ndcg(*extra: str) -> float:
+        measured = ok(data, "eval", str(dataset), "--split", "test", "--json", "--collection", Settings().collection, *extra)
+        return json.loads(measured)["ndcg@10"]
+
+    everything = ndcg()
+    assert everything > 0.9 and ndcg("--as", "lee") == everything
+    assert ndcg("--as", "out") == 0.0

@@ -272,6 +272,15 @@ def test_the_review_search_box_finds_only_the_reviewers_documents(story: Story) 
     status, page = get(story.url + query.format(visible), person="ria")
     assert status == 200 and "zephyrine" in page.decode().lower()
 
+    attach = urllib.request.Request(
+        f"{story.url}/review/answers/{visible}", method="POST",
+        data=f"decision=approved&text=Paid+well.&extra_doc_ids={story.secret_doc}".encode(),
+        headers={"Cookie": f"access_token={sign_in('rita')}", "Origin": story.url,
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(attach, timeout=60)
+    assert (refused.value.code, json.loads(refused.value.read())) == (400, {"detail": "Attach only documents you may see."})
+
 
 def readable(kind: str, content: bytes) -> str:
     if kind == "parquet":

@@ -1,6 +1,6 @@
 """The chat page answers each person from the documents of their groups only (the chat row of the leak
 matrix in ``tests/app/test_permissions.py``): Olive, outside ``hr``, never sees the HR document in an
-answer, its sources or its cards; Hank, in ``hr``, does; and once Olive is put in ``hr`` her very next
+answer, its sources, its cards or the suggested first questions; Hank, in ``hr``, does; and once Olive is put in ``hr`` her very next
 question sees it, without signing in again."""
 
 import subprocess
@@ -65,11 +65,13 @@ def everything_shown(chat: Chat) -> str:
 
 def test_the_chat_answers_each_person_from_their_groups_only(browser: Browser, server: Server) -> None:
     olive = signed_in(browser, server, "olive")
+    expect(olive.page.locator("#starters button")).to_have_text(["The volcano team"])  # titles she may see only
     answer = olive.ask(PAY)
     expect(answer).to_contain_text("volcano team")
     assert [m for m in MARKERS if m in everything_shown(olive)] == []
 
     hank = signed_in(browser, server, "hank")
+    expect(hank.page.locator("#starters button")).to_have_count(2)
     hank.ask(PAY)
     assert "zephyrine" in everything_shown(hank)
 

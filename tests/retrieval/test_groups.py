@@ -217,3 +217,49 @@ def test_the_memory_never_brings_in_a_document_the_asker_may_not_see(open_index,
     assert retriever.rank_documents(question, 1, groups=["everyone", "hr"])[0][0] == salaries
     assert salaries not in [doc for doc, _ in retriever.rank_documents(question, 100, groups=EVERYONE)]
     assert np.isfinite([hit.score for hit in retriever.hits(question, groups=EVERYONE)]).all()
+
+
+@pytest.mark.parametrize("share", ["most", "few", "few, by their groups"])
+def test_each_way_of_asking_chroma_finds_the_nearest_allowed_chunks(open_index, tmp_path: Path, share, monkeypatch) -> None:
+    from retrieval import candidates
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    topics = ["volcanoes erupt", "tea is steeped", "rivers flow north", "bearings for conveyor belts", "glaciers carve valleys",
+              "bread rises with yeast", "tides follow the moon", "copper conducts heat"]
+    for i in range(24):
+        (folder / f"n{i:02d}.txt").write_text(f"Note {i}: {topics[i % len(topics)]}, and more on {topics[(i * 3) % len(topics)]}.\n")
+    index = open_index()
+    add(index, folder)
+    hidden = 4 if share == "most" else 20
+    for i in range(hidden):
+        index.set_groups(str((folder / f"n{i:02d}.txt").resolve()), ["lab"])
+    if share == "few, by their groups":
+        monkeypatch.setattr(candidates, "LISTED_UP_TO", 0)
+    keyword = index.keyword()
+    allowed = keyword.allowed(EVERYONE)
+    vector = index.embeddings.encode_questions(["what do glaciers do to valleys"])[0]
+    ids, scores = candidates.visible_dense(index, keyword, vector, 3, allowed, EVERYONE)
+
+    rows = np.flatnonzero(allowed)
+    cosine = index.vectors([keyword.ids[r] for r in rows]) @ vector
+    expected = [keyword.ids[rows[i]] for i in np.argsort(-cosine)[:3]]
+    assert ids == expected
+    assert np.allclose(scores, np.sort(cosine)[::-1][:3], atol=1e-4)
+
+
+def test_groups_work_against_a_chroma_server(open_index, split_corpus, chroma_server: str, monkeypatch) -> None:
+    from retrieval import candidates
+
+    corpus, hr = split_corpus
+    index = open_index("server-groups", chroma_url=chroma_server)
+    add(index, corpus)
+    add(index, hr, groups=("hr",))
+    retriever = HybridRetriever(index=index, k=5)
+    for listed_up_to in (candidates.LISTED_UP_TO, 0):  # among ids, then by groups
+        monkeypatch.setattr(candidates, "LISTED_UP_TO", listed_up_to)
+        monkeypatch.setattr(candidates, "OVERFETCH_FROM", 1.1)
+        assert "Salaries" not in titles(retriever, "volcano magma salary bonus", groups=EVERYONE)
+        assert "Salaries" in titles(retriever, "volcano magma salary bonus", groups=["everyone", "hr"])
+    salaries = str((hr / "salaries.md").resolve())
+    assert index.remove_source(salaries) == 1 and salaries not in index.sources()
