@@ -22,10 +22,11 @@ from app.rendering import render
 from app.starters import starter_questions
 from feedback import accounts, answer_log, chat_history, membership, opinions, policy, sessions
 from feedback.datalayer import GroundloopDataLayer
-from feedback.db import Database
+from feedback.db import Database, DatabaseUnavailable
 from feedback.models import Answer
 from feedback.writing import NotAllowed, NotFound
 from retrieval.errors import GroundloopError
+from retrieval.groups import member
 from retrieval.text import shorten
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ async def answer(message: cl.Message) -> None:
         await message.update()
     reply, escaping, result = cl.Message(content=""), EscapingStream(), None
     try:
-        groups = await asyncio.to_thread(membership.sees, database(), _signed_in_id(to="ask"))  # read now: changes count at once
+        groups = await _asker_groups()
         async for event in _in_thread(runtime.chain().stream(question, history, groups=groups)):
             if isinstance(event, Token):
                 await reply.stream_token(escaping.feed(event.text))
@@ -192,6 +193,18 @@ async def answer(message: cl.Message) -> None:
     saved = await _remember(reply, result)
     await cl.CustomElement(name=ELEMENT, props=_props(reply.id, result, saved=saved), display="inline").send(
         for_id=reply.id)
+
+
+async def _asker_groups() -> tuple[str, ...] | None:
+    """What the person may see, read at every question so that a change of groups counts at once. While the
+    database cannot be reached, the chat goes on answering from the groups read at this session's last
+    question, or from everyone's documents alone: never from more than the person was last allowed."""
+    try:
+        groups = await asyncio.to_thread(membership.sees, database(), _signed_in_id(to="ask"))
+    except DatabaseUnavailable:
+        return cl.user_session.get("groups", member(()))
+    cl.user_session.set("groups", groups)
+    return groups
 
 
 async def _remember(reply: cl.Message, result: ChainResult) -> bool:

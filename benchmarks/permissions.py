@@ -16,7 +16,6 @@ The askers of each row group are measured in turn, query by query, so that a bus
 them alike. The target: the filtered p50 at most 20% above the unfiltered one.
 """
 
-import argparse
 import json
 import os
 import tempfile
@@ -28,12 +27,12 @@ from rich.console import Console
 from rich.table import Table
 
 from app import components
+from benchmarks import scifact_arguments
 from app.settings import Settings
 from retrieval.beir import load_split
 from retrieval.evaluation import evaluate
 from retrieval.ingest import ingest
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTS = 10
 
 
@@ -56,11 +55,7 @@ def load() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "datasets" / "scifact")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--data-dir", type=Path, help="Reuse an index here (default: a fresh temporary one).")
-    args = parser.parse_args()
+    args = scifact_arguments(__doc__.splitlines()[0]).parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="groundloop-bench-"))
     settings = Settings(data_dir=data_dir)
     console = Console(width=170)  # a table wider than a log file's default 80 columns

@@ -5,7 +5,6 @@
 Settings come from ``GROUNDLOOP_*`` variables as for the app (chunk size, int8, dense weight).
 """
 
-import argparse
 import resource
 import tempfile
 import time
@@ -16,21 +15,17 @@ from rich.console import Console
 from rich.table import Table
 
 from app import components
+from benchmarks import scifact_arguments
 from app.settings import Settings
 from retrieval.beir import load_split
 from retrieval.evaluation import evaluate, run_queries
 from retrieval.ingest import ingest
 from retrieval.ranking import FusionRanker
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "datasets" / "scifact")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--data-dir", type=Path, help="Reuse an index here (default: a fresh temporary one).")
-    args = parser.parse_args()
+    args = scifact_arguments(__doc__.splitlines()[0]).parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="groundloop-bench-"))
     settings = Settings(data_dir=data_dir)
     console = Console()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app import components
+from app import components, runtime
 from app.settings import Settings
 from feedback import accounts, keys
 from retrieval.ingest import ingest
@@ -15,6 +15,22 @@ def indexed(settings: Settings, corpus: Path, embeddings) -> Settings:
     """Settings whose collection holds the test corpus."""
     ingest(components.open_index(settings), [corpus], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
     return settings
+
+
+@pytest.fixture
+def configure(indexed):
+    """Point the routers at the test's data folder, with these settings changed; returns the database."""
+
+    def apply(**changes):
+        runtime.configure(indexed.model_copy(update=changes))
+        return runtime.database()
+
+    return apply
+
+
+@pytest.fixture
+def db(configure):
+    return configure()
 
 
 @dataclass

@@ -28,22 +28,6 @@ TEA = "At what temperature is green tea steeped?"
 
 
 @pytest.fixture
-def configure(indexed):
-    """Point the routers at the test's data folder, with these settings changed."""
-
-    def apply(**changes):
-        runtime.configure(indexed.model_copy(update=changes))
-        return runtime.database()
-
-    return apply
-
-
-@pytest.fixture
-def db(configure):
-    return configure()
-
-
-@pytest.fixture
 def client(db) -> TestClient:
     site = FastAPI()
     site.include_router(api.router)

@@ -29,20 +29,6 @@ NO_DOCUMENT = {"detail": "No such document."}
 
 
 @pytest.fixture
-def configure(indexed):
-    def apply(**changes):
-        runtime.configure(indexed.model_copy(update=changes))
-        return runtime.database()
-
-    return apply
-
-
-@pytest.fixture
-def db(configure):
-    return configure()
-
-
-@pytest.fixture
 def client(db) -> TestClient:
     site = FastAPI()
     site.include_router(api.router)
