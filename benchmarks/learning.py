@@ -36,10 +36,15 @@ SCENARIOS = {
 }
 
 
-def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) -> tuple[dict, dict[str, list[str]]]:
-    run_file = database.with_suffix(".run")
+def fresh(database: Path) -> Path:
+    """``database``, removed if a reused --data-dir holds it: each run starts with no feedback."""
     for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        stale.unlink(missing_ok=True)  # a reused --data-dir starts each run with no feedback
+        stale.unlink(missing_ok=True)
+    return database
+
+
+def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) -> tuple[dict, dict[str, list[str]]]:
+    run_file = fresh(database).with_suffix(".run")
     args = ["--data-dir", str(data_dir), "simulate", str(dataset), "--split-by-parity", "train", "--json",
             "--run-out", str(run_file), *options]
     done = CliRunner().invoke(cli, args, env={"GROUNDLOOP_DATABASE_URL": f"sqlite:///{database}"},
@@ -57,7 +62,7 @@ def retrain_time(settings: Settings, dataset: Path, rows: int) -> tuple[int, flo
     """Write ``rows`` feedback rows (marks on the top five sources of SciFact claims) and time one retrain."""
     beir = load_split(dataset, "train")
     settings = settings.model_copy(update={"collection": beir_collection(dataset),
-                                           "database_url": f"sqlite:///{settings.data_dir / 'rows.sqlite'}"})
+                                           "database_url": f"sqlite:///{fresh(settings.data_dir / 'rows.sqlite')}"})
     db, retriever = components.database(settings), components.retriever(settings, components.open_index(settings))
     user_id, _ = simulated_people(db)
     written, queries = 0, list(beir.queries.items())
@@ -90,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     only = set(args.only.split(","))
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="groundloop-bench-"))
-    console = Console()
+    console = Console(width=200)
     beir = load_split(args.dataset, "train")
     even_docs = {d for q, rels in beir.qrels.items() if int(q) % 2 == 0 for d, g in rels.items() if g > 0}
     odd = [q for q in beir.queries if int(q) % 2 == 1]

@@ -14,6 +14,7 @@ judgement weigh each question by its account's capped share; and a candidate who
 disappears without one account's questions is refused, with the reason.
 """
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from feedback.influence import TRUSTED, entries, question_owners, question_weights, vouched
 from feedback.training import Judged
@@ -31,8 +33,8 @@ from retrieval.candidates import gather
 from retrieval.evaluation import scored as ranked
 from retrieval.features import Candidates, features
 from retrieval.keyword import tokenize
-from retrieval.memory import SAME_QUESTION, FeedbackMemory
-from retrieval.ranking import LearnedRanker, Ranker, scored
+from retrieval.memory import SAME_QUESTION, Boosts, FeedbackMemory, Neighbours
+from retrieval.ranking import LearnedRanker, Ranker, first_documents, scored
 from retrieval.retriever import HybridRetriever
 
 HELD_OUT = 0.2
@@ -50,9 +52,11 @@ IMPLICIT_WEIGHTS = (0.0, 0.5, 1.0)
 UNSEEN_TOLERANCE = 0.0
 """How much nDCG@10 a choice may cost judged questions about documents no other question confirmed."""
 CONFIDENCE, RESAMPLES = 0.95, 1000
+CUT = 10
+"""Choices are judged by nDCG@10."""
 MODELS: dict[str, Callable[[], object]] = {
     "logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000)),
-    "boosting": lambda: HistGradientBoostingClassifier(max_iter=100, class_weight="balanced"),
+    "boosting": lambda: HistGradientBoostingClassifier(max_iter=100, class_weight="balanced", random_state=0),
 }
 
 
@@ -110,39 +114,29 @@ def memory_of(encoded: Encoded, judged: list[Judged], *, account_share: float = 
     )
 
 
-def prepare(
-    retriever: HybridRetriever,
-    judged: list[Judged],
-    encoded: Encoded,
-    *,
-    also: Callable[[Judged, np.ndarray, list[str]], set[str]],
-) -> list[Prepared]:
-    """Gather each question's candidates, plus the documents ``also`` names, and their features."""
+def prepare(retriever: HybridRetriever, judged: list[Judged], encoded: Encoded, *, also: list[set[str]]) -> list[Prepared]:
+    """Gather each question's candidates, plus the documents ``also`` names for it, and their features."""
     keyword = retriever.index.keyword()
     prepared = []
-    for item, vector, terms in zip(judged, encoded.vectors, encoded.terms):
-        wanted = also(item, vector, terms)
+    for item, vector, terms, wanted in zip(judged, encoded.vectors, encoded.terms, also):
         found = gather(retriever.index, keyword, item.question, vector, terms, retriever.candidates, also=wanted)
         prepared.append(Prepared(item, found, features(found, keyword)))
     return prepared
 
 
-def ndcgs(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> np.ndarray:
-    """nDCG@10 of each prepared question (the i-th ranked by ``ranker_for(i)``), documents by best chunk;
-    NaN for a question nobody confirmed a document for."""
+def ndcgs(ranker: Ranker, prepared: list[Prepared], boosts: list[Boosts] | None = None) -> np.ndarray:
+    """nDCG@10 of each prepared question ranked by ``ranker`` (the i-th with ``boosts[i]`` when they were
+    worked out for all questions at once), documents by best chunk; NaN for a question nobody confirmed
+    a document for."""
     run, qrels = {}, {}
     for i, item in enumerate(prepared):
         if not item.judged.positives:
             continue
-        kept, scores = scored(ranker_for(i), item.candidates, item.matrix)
-        ranking = list(dict.fromkeys(kept.doc_ids[j] for j in np.argsort(-scores, kind="stable")))
-        run[str(i)], qrels[str(i)] = ranking[:100], {doc: 1 for doc in item.judged.positives}
-    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(ranked(run)) if qrels else {}
-    return np.array([per_query[str(i)]["ndcg_cut_10"] if str(i) in per_query else np.nan for i in range(len(prepared))])
-
-
-def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared], weights: np.ndarray | None = None) -> float:
-    return mean(ndcgs(ranker_for, prepared), weights)
+        kept, scores = scored(ranker, item.candidates, item.matrix, boosts=boosts[i] if boosts else None)
+        run[str(i)] = list(first_documents(scores, kept.doc_ids, CUT))  # nDCG@10 looks no further
+        qrels[str(i)] = {doc: 1 for doc in item.judged.positives}
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{CUT}"}).evaluate(ranked(run)) if qrels else {}
+    return np.array([per_query[str(i)][f"ndcg_cut_{CUT}"] if str(i) in per_query else np.nan for i in range(len(prepared))])
 
 
 def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -162,9 +156,15 @@ def clearly_better(scores: np.ndarray, than: np.ndarray, weights: np.ndarray | N
     p = None if weights is None else np.asarray(weights, dtype=float)[known]
     if not len(gains) or (p is not None and p.sum() <= 0) or np.average(gains, weights=p) <= 0:
         return False
-    p = None if p is None else p / p.sum()
-    resamples = np.random.default_rng(0).choice(len(gains), (RESAMPLES, len(gains)), p=p)
+    resamples = _resamples(len(gains), None if p is None else (p / p.sum()).tobytes())
     return float(np.mean(gains[resamples].mean(axis=1) > 0)) >= CONFIDENCE
+
+
+@functools.lru_cache(maxsize=1)
+def _resamples(count: int, p: bytes | None) -> np.ndarray:
+    """``RESAMPLES`` draws of ``count`` questions, in proportion to ``p`` (float64 bytes): every option
+    of one choice is compared with the simpler one on the same draws, made once."""
+    return np.random.default_rng(0).choice(count, (RESAMPLES, count), p=None if p is None else np.frombuffer(p))
 
 
 def choose(
@@ -234,18 +234,17 @@ def learn(
     owners = question_owners(judged)
     weights = question_weights(owners, account_share=account_share, trusted=vouched(judged))
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
-
-    def worth_gathering(item: Judged, vector: np.ndarray, terms: list[str]) -> set[str]:
-        reached = {doc for mix, threshold in loosest.items()
-                   for doc in memory.boosts(vector, terms, threshold=threshold, strength=1.0, mix=mix)}
-        return set(item.labels) | reached | active.expand(vector, terms)
-
+    near = {mix: memory.neighbours(encoded.vectors, encoded.terms, mix=mix, floor=floor) for mix, floor in loosest.items()}
+    reached = [memory.lend(near[mix], threshold=floor, strength=1.0) for mix, floor in loosest.items()]
+    worth_gathering = [
+        set(item.labels).union(*(boosts[i] for boosts in reached)) | active.expand(vector, terms)
+        for i, (item, vector, terms) in enumerate(zip(judged, encoded.vectors, encoded.terms))
+    ]
     prepared = prepare(retriever, judged, encoded, also=worth_gathering)
     unseen = _unseen(prepared)
     dense_weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
-    weight = choose(dense_weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen, weights,
-                    owners)
-    settings = _memory_settings(version, weight, memory, prepared, unseen, weights, owners)
+    weight = choose(dense_weights, lambda w: ndcgs(LearnedRanker(version, w), prepared), unseen, weights, owners)
+    settings = _memory_settings(version, weight, memory, near, prepared, unseen, weights, owners)
 
     cut = len(train)
     checks, older, held_weights = prepared[cut:], memory.first(cut), weights[cut:]
@@ -253,14 +252,15 @@ def learn(
     checked: dict[str, np.ndarray] = {}
 
     def on_checks(name: str) -> np.ndarray:
-        model = _fit(name, examples)
-        checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, **settings), checks)
+        ranker = LearnedRanker(version, weight, _fit(name, examples), older, **settings)
+        checked[name] = ndcgs(ranker, checks)
         return checked[name]
 
-    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
-                        owners[cut:])
-    final_model = _fit(best_model, _examples(prepared, memory))
-    active_scores = ndcgs(lambda _: active, checks)
+    with threadpool_limits(limits=1):  # threads waiting for a busy core spin: one is faster on a shared machine
+        best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
+                            owners[cut:])
+        final_model = _fit(best_model, _examples(prepared, memory))
+    active_scores = ndcgs(active, checks)
     alone = lone_gain(checked[best_model], active_scores, owners[cut:], held_weights) if checks else None
     return Outcome(
         ranker=LearnedRanker(version, weight, final_model, memory, **settings),
@@ -293,14 +293,16 @@ def _unseen(prepared: list[Prepared]) -> np.ndarray:
 
 
 def _memory_settings(
-    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray,
-    weights: np.ndarray, owners: list[str],
+    version: str, weight: float, memory: FeedbackMemory, near: dict[float, Neighbours], prepared: list[Prepared],
+    unseen: np.ndarray, weights: np.ndarray, owners: list[str],
 ) -> dict[str, float]:
     """Similarity, threshold and strength, then the reach of rejections, then how much opened sources
     lend, each measured on every judged question with the memory of all the others."""
+    itself = np.arange(len(prepared))  # each judged question leaves its own entries out
 
     def scores_of(settings: dict[str, float]) -> np.ndarray:
-        return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, **settings, skip=i), prepared)
+        ranker = LearnedRanker(version, weight, None, memory, **settings)
+        return ndcgs(ranker, prepared, ranker.lend(near[ranker.mix], skip=itself))
 
     none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0, "implicit_weight": 0.0}
     options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": 0.0}

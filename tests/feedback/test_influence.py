@@ -1,6 +1,7 @@
 """How much one account may teach: agreement outweighs volume, shares are capped, exclusion is an event."""
 
 import numpy as np
+import pytest
 from sqlmodel import select
 
 from feedback import accounts, opinions, reviews
@@ -31,10 +32,10 @@ def test_equal_labels_from_two_accounts_outweigh_many_from_one(db, alice, bob, m
         answer = make_answer(carol, question=f"{QUESTION} ({n % 10})")
         opinions.record_source_mark(db, answer_id=answer.id, user_id=carol.id, rank=2, relevant=True)
 
-    boosts, lone = memory(judged_questions(db)).support(np.ones(1), [], threshold=0.5, strength=1.0)
+    boosts = memory(judged_questions(db)).boosts(np.ones(1), [], threshold=0.5, strength=1.0)
     assert boosts["doc-1"] == 1.0  # agreement: trusted, full strength
     assert boosts["doc-2"] <= LONE  # however often one account says it
-    assert lone == {"doc-2"}
+    assert boosts.lone == {"doc-2"}
 
 
 def test_a_reviewer_decides_and_one_account_is_capped_at_its_share(db, alice, bob, make_answer) -> None:
@@ -112,3 +113,14 @@ def test_an_open_is_one_row_per_person_and_source_and_weighs_more_further_down(d
         ("source_open", ["doc-4"]), ("source_open", ["doc-1"])]
     [judged] = judged_questions(db)
     assert judged.labels == {} and judged.opened["doc-4"][alice.id] > judged.opened["doc-1"][alice.id] > 0
+
+
+def test_one_account_lends_its_heaviest_confirmation_less_its_heaviest_rejection() -> None:
+    """In whichever order its entries come: one account cannot outvote itself by asking more."""
+    same = np.ones((3, 1), dtype=np.float32)
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        positives, negatives, weights = [["a"], ["a"], []], [[], [], ["a"]], [0.5, 0.3, 0.2]
+        memory = FeedbackMemory(same, [positives[i] for i in order], [negatives[i] for i in order], [],
+                                ["mallory"] * 3, np.array([weights[i] for i in order]))
+        boosts = memory.boosts(np.ones(1), [], threshold=0.5, strength=1.0, reject_threshold=0.5)
+        assert boosts == pytest.approx({"a": 0.5 - 0.2}) and boosts.lone == {"a"}
