@@ -44,7 +44,7 @@ SIMILARITIES = tuple((1.0, t) for t in (0.7, 0.75, 0.8, 0.85, 0.9)) + tuple((0.5
 below 0.7 are mostly about different things. Half cosine, half shared terms tells them apart down to
 0.5: from there on, 52 of 54 pairs of even SciFact claims share a relevant abstract; from 0.45 to
 0.5, 6 of 16 do not."""
-STRENGTHS = (0.5, 1.0, 2.0, 4.0)
+STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
 """How close a question must be for documents rejected on a past one to be pushed down for it."""
 IMPLICIT_WEIGHTS = (0.0, 0.5, 1.0)
@@ -84,10 +84,19 @@ class Outcome:
         return self.held_out_ndcg > self.active_ndcg and self.refusal is None
 
 
-def split(judged: list[Judged]) -> tuple[list[Judged], list[Judged]]:
-    """Oldest 80% to learn from, most recent 20% to decide on (at least one of each when possible)."""
-    cut = len(judged) - max(1, round(len(judged) * HELD_OUT)) if len(judged) > 1 else len(judged)
-    return judged[:cut], judged[cut:]
+def split(owners: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the questions (oldest first) each account owns, the oldest 80% to learn from and the most
+    recent 20% to decide on: one account asking last cannot fill the held-out slice. At least one
+    question is held out when there are two."""
+    held: list[int] = []
+    for account in dict.fromkeys(owners):
+        own = [i for i, owner in enumerate(owners) if owner == account]
+        held += own[len(own) - round(len(own) * HELD_OUT):]
+    if not held and len(owners) > 1:
+        held = [len(owners) - 1]
+    held_out = np.zeros(len(owners), dtype=bool)
+    held_out[held] = True
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
 @dataclass
@@ -148,23 +157,44 @@ def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     return float(np.average(scores[known], weights=weights[known]))
 
 
-def clearly_better(scores: np.ndarray, than: np.ndarray, weights: np.ndarray | None = None) -> bool:
+def clearly_better(
+    scores: np.ndarray, than: np.ndarray, weights: np.ndarray | None = None, owners: list[str] | None = None
+) -> bool:
     """Higher on average in at least ``CONFIDENCE`` of bootstrap resamples of the questions (drawn in
-    proportion to their ``weights``): a choice that wins on a few questions by luck keeps the simpler one."""
+    proportion to their ``weights``): a choice that wins on a few questions by luck keeps the simpler one.
+    The questions of the account among ``owners`` that gains most are left out first: a choice that one
+    account's questions make clearly better is not."""
     known = ~np.isnan(than)
     gains = (scores - than)[known]
-    p = None if weights is None else np.asarray(weights, dtype=float)[known]
-    if not len(gains) or (p is not None and p.sum() <= 0) or np.average(gains, weights=p) <= 0:
+    p = np.ones(len(gains)) if weights is None else np.asarray(weights, dtype=float)[known]
+    counted = ~_heaviest(scores - than, weights, owners, known)[known]
+    if not counted.any() or p[counted].sum() <= 0 or np.average(gains[counted], weights=p[counted]) <= 0:
         return False
-    resamples = _resamples(len(gains), None if p is None else (p / p.sum()).tobytes())
-    return float(np.mean(gains[resamples].mean(axis=1) > 0)) >= CONFIDENCE
+    resamples = _resamples(len(gains), (p / p.sum()).tobytes())
+    drawn = counted[resamples]
+    means = np.where(drawn, gains[resamples], 0.0).sum(axis=1) / np.maximum(drawn.sum(axis=1), 1)
+    return float(np.mean(means > 0)) >= CONFIDENCE
+
+
+def _heaviest(change: np.ndarray, weights: np.ndarray | None, owners: list[str] | None, among: np.ndarray) -> np.ndarray:
+    """The questions of the account (among ``owners``, not ``TRUSTED``) whose questions ``among`` add
+    most to ``change``, weighted: none when no account adds anything."""
+    if owners is None or not among.any():
+        return np.zeros(len(change), dtype=bool)
+    w = np.ones(len(change)) if weights is None else np.asarray(weights, dtype=float)
+    accounts, codes = np.unique(np.array(owners, dtype=str), return_inverse=True)
+    added = np.bincount(codes[among], weights=(w * change)[among], minlength=len(accounts))
+    added[accounts == TRUSTED] = -np.inf
+    if not len(added) or added.max() <= 0:
+        return np.zeros(len(change), dtype=bool)
+    return codes == int(np.argmax(added))
 
 
 @functools.lru_cache(maxsize=1)
-def _resamples(count: int, p: bytes | None) -> np.ndarray:
+def _resamples(count: int, p: bytes) -> np.ndarray:
     """``RESAMPLES`` draws of ``count`` questions, in proportion to ``p`` (float64 bytes): every option
     of one choice is compared with the simpler one on the same draws, made once."""
-    return np.random.default_rng(0).choice(count, (RESAMPLES, count), p=None if p is None else np.frombuffer(p))
+    return np.random.default_rng(0).choice(count, (RESAMPLES, count), p=np.frombuffer(p))
 
 
 def choose(
@@ -181,29 +211,35 @@ def choose(
     w = np.ones(len(base)) if weights is None else np.asarray(weights, dtype=float)
 
     def fair(score: np.ndarray) -> bool:
-        return not new_topics.any() or mean(score[new_topics], w[new_topics]) >= mean(base[new_topics], w[new_topics]) - UNSEEN_TOLERANCE
+        counted = new_topics & ~_heaviest(base - score, w, owners, new_topics)  # one account does not veto
+        return not counted.any() or mean(score[counted], w[counted]) >= mean(base[counted], w[counted]) - UNSEEN_TOLERANCE
 
-    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w)]
+    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w, owners)]
     return options[_best(allowed, scores, w, owners)]
 
 
 def _best(allowed: list[int], scores: list[np.ndarray], weights: np.ndarray, owners: list[str] | None) -> int:
-    """The allowed option best on average, unless one account's questions alone make it so: then the
-    best without that account's questions (the heaviest such account decides nothing)."""
-    best = max(allowed, key=lambda i: mean(scores[i], weights))
-    if not owners:
-        return best
-    totals: dict[str, float] = {}
-    for owner, weight in zip(owners, weights):
-        totals[owner] = totals.get(owner, 0.0) + weight
-    for account in sorted(set(totals) - {TRUSTED}, key=lambda a: -totals[a]):
-        others = np.array([owner != account for owner in owners])
-        if not others.any():
-            continue
-        without = max(allowed, key=lambda i: mean(scores[i][others], weights[others]))
-        if without != best and mean(scores[without][others], weights[others]) >= mean(scores[best][others], weights[others]):
-            return without  # without that account's questions, the other is at least as good
-    return best
+    """The allowed option best on average with any one account's questions left out (its worst such
+    average): an option that wins only on one account's questions does not win; ties go to the first."""
+    return max(allowed, key=lambda i: without_any_one(scores[i], weights, owners))
+
+
+def without_any_one(scores: np.ndarray, weights: np.ndarray, owners: list[str] | None) -> float:
+    """The lowest of the weighted means of ``scores`` (NaN left out) with one account's questions left
+    out, over the accounts among ``owners``; the plain mean when there are none."""
+    known = ~np.isnan(scores)
+    if owners is None or not known.any():
+        return mean(scores, weights)
+    accounts = {account: n for n, account in enumerate(sorted(set(owners) - {TRUSTED}))}
+    codes = np.array([accounts.get(owner, -1) for owner in owners])
+    counted = known & (codes >= 0)
+    w = np.where(known, weights, 0.0)
+    total, weight = float(np.sum(w * np.where(known, scores, 0.0))), float(w.sum())
+    own = np.bincount(codes[counted], weights=(w * np.where(known, scores, 0.0))[counted], minlength=len(accounts))
+    own_weight = np.bincount(codes[counted], weights=w[counted], minlength=len(accounts))
+    rest = weight - own_weight
+    means = [(total - own[a]) / rest[a] for a in range(len(accounts)) if rest[a] > 1e-12 and own_weight[a] > 0]
+    return min(means) if means else mean(scores, weights)
 
 
 def lone_gain(candidate: np.ndarray, active: np.ndarray, owners: list[str], weights: np.ndarray) -> str | None:
@@ -228,11 +264,11 @@ def learn(
 
     ``account_share`` caps any one account's share of the memory and of every judgement; ``names``
     turns an account id into the name a refusal shows."""
-    train, held_out = split(judged)
     encoded = encode(retriever, judged)
     memory = memory_of(encoded, judged, account_share=account_share)
-    owners = question_owners(judged)
-    weights = question_weights(owners, account_share=account_share, trusted=vouched(judged))
+    owners, trusted = question_owners(judged), vouched(judged)
+    weights = question_weights(owners, account_share=account_share, trusted=trusted)
+    train, held_out = split(owners)
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
     near = {mix: memory.neighbours(encoded.vectors, encoded.terms, mix=mix, floor=floor) for mix, floor in loosest.items()}
     reached = [memory.lend(near[mix], threshold=floor, strength=1.0) for mix, floor in loosest.items()]
@@ -246,9 +282,10 @@ def learn(
     weight = choose(dense_weights, lambda w: ndcgs(LearnedRanker(version, w), prepared), unseen, weights, owners)
     settings = _memory_settings(version, weight, memory, near, prepared, unseen, weights, owners)
 
-    cut = len(train)
-    checks, older, held_weights = prepared[cut:], memory.first(cut), weights[cut:]
-    examples = _examples(prepared[:cut], memory)
+    checks, older = [prepared[i] for i in held_out], memory.take(np.flatnonzero(~np.isin(memory.questions, held_out)))
+    held_owners = [owners[i] for i in held_out]
+    held_weights = question_weights(held_owners, account_share=account_share, trusted=[trusted[i] for i in held_out])
+    examples = _examples(prepared, train, memory)
     checked: dict[str, np.ndarray] = {}
 
     def on_checks(name: str) -> np.ndarray:
@@ -257,11 +294,11 @@ def learn(
         return checked[name]
 
     with threadpool_limits(limits=1):  # threads waiting for a busy core spin: one is faster on a shared machine
-        best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
-                            owners[cut:])
-        final_model = _fit(best_model, _examples(prepared, memory))
+        best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[held_out], held_weights,
+                            held_owners)
+        final_model = _fit(best_model, _examples(prepared, np.arange(len(prepared)), memory))
     active_scores = ndcgs(active, checks)
-    alone = lone_gain(checked[best_model], active_scores, owners[cut:], held_weights) if checks else None
+    alone = lone_gain(checked[best_model], active_scores, held_owners, held_weights) if checks else None
     return Outcome(
         ranker=LearnedRanker(version, weight, final_model, memory, **settings),
         held_out_ndcg=mean(checked[best_model], held_weights) if checks else 0.0,
@@ -296,8 +333,8 @@ def _memory_settings(
     version: str, weight: float, memory: FeedbackMemory, near: dict[float, Neighbours], prepared: list[Prepared],
     unseen: np.ndarray, weights: np.ndarray, owners: list[str],
 ) -> dict[str, float]:
-    """Similarity, threshold and strength, then the reach of rejections, then how much opened sources
-    lend, each measured on every judged question with the memory of all the others."""
+    """Similarity, threshold, strength and how much opened sources lend, then the reach of rejections,
+    each measured on every judged question with the memory of all the others."""
     itself = np.arange(len(prepared))  # each judged question leaves its own entries out
 
     def scores_of(settings: dict[str, float]) -> np.ndarray:
@@ -305,25 +342,27 @@ def _memory_settings(
         return ndcgs(ranker, prepared, ranker.lend(near[ranker.mix], skip=itself))
 
     none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0, "implicit_weight": 0.0}
-    options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": 0.0}
-               for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
+    opened = IMPLICIT_WEIGHTS if memory.implicit.any() else IMPLICIT_WEIGHTS[:1]
+    options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": w}
+               for (m, t), s, w in itertools.product(SIMILARITIES, STRENGTHS, opened)]
     reach = choose([none, *options], scores_of, unseen, weights, owners)
-    reach = choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
-                   owners)
-    if not memory.implicit.any() or reach["strength"] == 0:
-        return reach
-    return choose([{**reach, "implicit_weight": w} for w in IMPLICIT_WEIGHTS], scores_of, unseen, weights, owners)
+    return choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
+                  owners)
 
 
-def _examples(prepared: list[Prepared], memory: FeedbackMemory) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Candidate rows labelled by their document: judged relevant 1; judged not, or unjudged, 0; each
-    question's rows weigh what its heaviest explicit memory entry does (its account's share)."""
+def _examples(
+    prepared: list[Prepared], questions: np.ndarray, memory: FeedbackMemory
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Candidate rows of the ``questions`` labelled by their document: judged relevant 1; judged not, or
+    unjudged, 0; each question's rows weigh what its heaviest explicit memory entry does (its account's
+    share)."""
     heaviest: dict[int, float] = {}
     for question, entry_weight, implicit in zip(memory.questions, memory.weights, memory.implicit):
         if not implicit:
             heaviest[int(question)] = max(heaviest.get(int(question), 0.0), float(entry_weight))
     rows, labels, weights = [], [], []
-    for i, item in enumerate(prepared):
+    for i in questions.tolist():
+        item = prepared[i]
         if not item.judged.labels:
             continue
         rows.append(item.matrix)
