@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from feedback import accounts, opinions, reviews
 from feedback.influence import LONE, TRUSTED, entries, question_owners, question_weights
-from feedback.learning import lone_gain
+from feedback.learning import choose, lone_gain, split
 from feedback.models import Event
 from feedback.training import judged_questions
 from retrieval.memory import FeedbackMemory
@@ -124,3 +124,36 @@ def test_one_account_lends_its_heaviest_confirmation_less_its_heaviest_rejection
                                 ["mallory"] * 3, np.array([weights[i] for i in order]))
         boosts = memory.boosts(np.ones(1), [], threshold=0.5, strength=1.0, reject_threshold=0.5)
         assert boosts == pytest.approx({"a": 0.5 - 0.2}) and boosts.lone == {"a"}
+
+
+def test_an_option_only_one_accounts_questions_make_better_is_not_chosen() -> None:
+    owners = [f"user-{n % 10}" for n in range(40)] + ["mallory"] * 40
+    weights = question_weights(owners, account_share=0.1)
+    unseen = np.zeros(80, dtype=bool)
+    scores = {
+        "current": np.full(80, 0.5),
+        "swayed": np.where(np.arange(80) >= 40, 0.9, 0.5),  # better on mallory's questions only
+        "steady": np.full(80, 0.55),
+    }
+    assert choose(["current", "swayed"], scores.get, unseen, weights, owners) == "current"
+    assert choose(["current", "swayed", "steady"], scores.get, unseen, weights, owners) == "steady"
+    assert choose(["current", "swayed"], scores.get, unseen) == "swayed"  # counted by rows, it would win
+
+
+def test_one_accounts_new_topics_cannot_veto_what_the_others_gain() -> None:
+    owners = [f"user-{n % 10}" for n in range(40)] + ["mallory"] * 10
+    weights = question_weights(owners, account_share=0.1)
+    unseen = np.arange(50) >= 36  # four of the others' questions are new topics, and all of mallory's
+    scores = {"current": np.full(50, 0.5), "better": np.where(np.arange(50) >= 40, 0.2, 0.6)}
+    assert choose(["current", "better"], scores.get, unseen, weights, owners) == "better"
+    everyone_loses = np.where(unseen, 0.4, 0.6)
+    assert choose(["current", "unfair"], {**scores, "unfair": everyone_loses}.get, unseen, weights, owners) == "current"
+
+
+def test_the_held_out_slice_is_each_accounts_newest_fifth() -> None:
+    owners = [f"user-{n % 4}" for n in range(40)] + ["mallory"] * 60  # mallory gives the newest feedback
+    train, held_out = split(owners)
+    held = [owners[i] for i in held_out]
+    assert {account: held.count(account) for account in set(held)} == {**{f"user-{n}": 2 for n in range(4)}, "mallory": 12}
+    assert all(i > max(j for j in train if owners[j] == owners[i]) for i in held_out)  # each account's newest
+    assert len(split(["ann", "ann"])[1]) == 1
