@@ -10,6 +10,7 @@ docs/learning.md); "targeted" is their nDCG@10 asked by someone else, compared w
 """
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -23,7 +24,7 @@ from app import components
 from app.cli import beir_collection, cli
 from app.settings import Settings
 from feedback import answer_log, opinions, registry
-from feedback.simulation import simulated_people
+from feedback.simulation import simulated_team
 from retrieval.beir import load_split
 from retrieval.evaluation import evaluate
 from retrieval.ranking import FusionRanker
@@ -59,15 +60,19 @@ def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) 
 
 
 def retrain_time(settings: Settings, dataset: Path, rows: int) -> tuple[int, float]:
-    """Write ``rows`` feedback rows (marks on the top five sources of SciFact claims) and time one retrain."""
+    """Write ``rows`` feedback rows (marks on the top five sources of SciFact claims and a thumb, from 40
+    accounts in turn) and time one retrain."""
     beir = load_split(dataset, "train")
     settings = settings.model_copy(update={"collection": beir_collection(dataset),
                                            "database_url": f"sqlite:///{fresh(settings.data_dir / 'rows.sqlite')}"})
     db, retriever = components.database(settings), components.retriever(settings, components.open_index(settings))
-    user_id, _ = simulated_people(db)
+    team, _ = simulated_team(db, 40)
     written, queries = 0, list(beir.queries.items())
-    while written < rows:
-        qid, text = queries[(written // 6) % len(queries)]
+    for asked in itertools.count():
+        if written >= rows:
+            break
+        qid, text = queries[asked % len(queries)]
+        user_id = team[asked % len(team)]
         shown = retriever.invoke(text)
         answer = answer_log.record_answer(
             db, question=text, standalone_question=text, answer="", answerer="benchmark", verdict="ok", reasons=[],
