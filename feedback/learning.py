@@ -2,16 +2,17 @@
 
 The fusion weight is chosen on every judged question; the memory's similarity, threshold,
 strength and reach of rejections with leave-one-out over them; whether a scikit-learn reranker
-beats fusion on the most recent 20% (by time), held out. Every choice departs from the simpler or current
-one only when it is clearly better (a bootstrap over the questions) and leaves questions about
-documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
+beats fusion on each account's most recent 20% (by time), held out. Every choice departs from the
+simpler or current one only when it is clearly better (a bootstrap over the questions) and leaves
+questions about documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
 all judged questions, so the memory holds everything people said; the held-out score of the
 recipe is what the gate compares.
 
 Accounts, not rows, are what counts (``feedback.influence``): the memory weighs reviewers and
 agreement strongly and a lone account weakly and within its share; every choice and the held-out
-judgement weigh each question by its account's capped share; and a candidate whose held-out gain
-disappears without one account's questions is refused, with the reason.
+judgement weigh each question by its account's capped share; no choice is made, allowed or vetoed
+by one account's questions alone; and a candidate whose held-out gain disappears without one
+account's questions is refused, with the reason.
 """
 
 import functools
@@ -123,7 +124,9 @@ def memory_of(encoded: Encoded, judged: list[Judged], *, account_share: float = 
     )
 
 
-def prepare(retriever: HybridRetriever, judged: list[Judged], encoded: Encoded, *, also: list[set[str]]) -> list[Prepared]:
+def prepare(
+    retriever: HybridRetriever, judged: list[Judged], encoded: Encoded, *, also: list[set[str]]
+) -> list[Prepared]:
     """Gather each question's candidates, plus the documents ``also`` names for it, and their features."""
     keyword = retriever.index.keyword()
     prepared = []
@@ -145,7 +148,8 @@ def ndcgs(ranker: Ranker, prepared: list[Prepared], boosts: list[Boosts] | None 
         run[str(i)] = list(first_documents(scores, kept.doc_ids, CUT))  # nDCG@10 looks no further
         qrels[str(i)] = {doc: 1 for doc in item.judged.positives}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{CUT}"}).evaluate(ranked(run)) if qrels else {}
-    return np.array([per_query[str(i)][f"ndcg_cut_{CUT}"] if str(i) in per_query else np.nan for i in range(len(prepared))])
+    found = {int(i): measured[f"ndcg_cut_{CUT}"] for i, measured in per_query.items()}
+    return np.array([found.get(i, np.nan) for i in range(len(prepared))])
 
 
 def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -176,18 +180,25 @@ def clearly_better(
     return float(np.mean(means > 0)) >= CONFIDENCE
 
 
-def _heaviest(change: np.ndarray, weights: np.ndarray | None, owners: list[str] | None, among: np.ndarray) -> np.ndarray:
-    """The questions of the account (among ``owners``, not ``TRUSTED``) whose questions ``among`` add
-    most to ``change``, weighted: none when no account adds anything."""
-    if owners is None or not among.any():
-        return np.zeros(len(change), dtype=bool)
+def _heaviest(
+    change: np.ndarray, weights: np.ndarray | None, owners: list[str] | None, among: np.ndarray
+) -> np.ndarray:
+    """The questions of the account (among ``owners``) whose questions ``among`` add most to
+    ``change``, weighted: none when no account adds anything."""
+    codes, count = _accounts(owners or [TRUSTED] * len(change))
+    counted = among & (codes >= 0)
     w = np.ones(len(change)) if weights is None else np.asarray(weights, dtype=float)
-    accounts, codes = np.unique(np.array(owners, dtype=str), return_inverse=True)
-    added = np.bincount(codes[among], weights=(w * change)[among], minlength=len(accounts))
-    added[accounts == TRUSTED] = -np.inf
-    if not len(added) or added.max() <= 0:
+    added = np.bincount(codes[counted], weights=(w * change)[counted], minlength=count)
+    if not count or added.max() <= 0:
         return np.zeros(len(change), dtype=bool)
     return codes == int(np.argmax(added))
+
+
+def _accounts(owners: list[str]) -> tuple[np.ndarray, int]:
+    """A number per question for the account that owns it (-1 for ``TRUSTED``), and how many accounts."""
+    numbers: dict[str, int] = {}
+    codes = [-1 if owner == TRUSTED else numbers.setdefault(owner, len(numbers)) for owner in owners]
+    return np.array(codes, dtype=np.int64), len(numbers)
 
 
 @functools.lru_cache(maxsize=1)
@@ -214,7 +225,9 @@ def choose(
         counted = new_topics & ~_heaviest(base - score, w, owners, new_topics)  # one account does not veto
         return not counted.any() or mean(score[counted], w[counted]) >= mean(base[counted], w[counted]) - UNSEEN_TOLERANCE
 
-    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w, owners)]
+    allowed = [0] + [
+        i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w, owners)
+    ]
     return options[_best(allowed, scores, w, owners)]
 
 
@@ -230,15 +243,14 @@ def without_any_one(scores: np.ndarray, weights: np.ndarray, owners: list[str] |
     known = ~np.isnan(scores)
     if owners is None or not known.any():
         return mean(scores, weights)
-    accounts = {account: n for n, account in enumerate(sorted(set(owners) - {TRUSTED}))}
-    codes = np.array([accounts.get(owner, -1) for owner in owners])
+    codes, count = _accounts(owners)
     counted = known & (codes >= 0)
     w = np.where(known, weights, 0.0)
-    total, weight = float(np.sum(w * np.where(known, scores, 0.0))), float(w.sum())
-    own = np.bincount(codes[counted], weights=(w * np.where(known, scores, 0.0))[counted], minlength=len(accounts))
-    own_weight = np.bincount(codes[counted], weights=w[counted], minlength=len(accounts))
-    rest = weight - own_weight
-    means = [(total - own[a]) / rest[a] for a in range(len(accounts)) if rest[a] > 1e-12 and own_weight[a] > 0]
+    weighted = w * np.where(known, scores, 0.0)
+    own = np.bincount(codes[counted], weights=weighted[counted], minlength=count)
+    own_weight = np.bincount(codes[counted], weights=w[counted], minlength=count)
+    rest = w.sum() - own_weight
+    means = [(weighted.sum() - own[a]) / rest[a] for a in range(count) if rest[a] > 1e-12 and own_weight[a] > 0]
     return min(means) if means else mean(scores, weights)
 
 
@@ -260,7 +272,8 @@ def learn(
     retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker, account_share: float = 1.0,
     names: Callable[[str], str] = str,
 ) -> Outcome:
-    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on the newest 20%.
+    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on each account's
+    newest 20%.
 
     ``account_share`` caps any one account's share of the memory and of every judgement; ``names``
     turns an account id into the name a refusal shows."""
@@ -270,7 +283,8 @@ def learn(
     weights = question_weights(owners, account_share=account_share, trusted=trusted)
     train, held_out = split(owners)
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
-    near = {mix: memory.neighbours(encoded.vectors, encoded.terms, mix=mix, floor=floor) for mix, floor in loosest.items()}
+    near = {mix: memory.neighbours(encoded.vectors, encoded.terms, mix=mix, floor=floor)
+            for mix, floor in loosest.items()}
     reached = [memory.lend(near[mix], threshold=floor, strength=1.0) for mix, floor in loosest.items()]
     worth_gathering = [
         set(item.labels).union(*(boosts[i] for boosts in reached)) | active.expand(vector, terms)
@@ -282,8 +296,8 @@ def learn(
     weight = choose(dense_weights, lambda w: ndcgs(LearnedRanker(version, w), prepared), unseen, weights, owners)
     settings = _memory_settings(version, weight, memory, near, prepared, unseen, weights, owners)
 
-    checks, older = [prepared[i] for i in held_out], memory.take(np.flatnonzero(~np.isin(memory.questions, held_out)))
-    held_owners = [owners[i] for i in held_out]
+    checks, held_owners = [prepared[i] for i in held_out], [owners[i] for i in held_out]
+    older = memory.take(np.flatnonzero(~np.isin(memory.questions, held_out)))
     held_weights = question_weights(held_owners, account_share=account_share, trusted=[trusted[i] for i in held_out])
     examples = _examples(prepared, train, memory)
     checked: dict[str, np.ndarray] = {}
@@ -294,8 +308,8 @@ def learn(
         return checked[name]
 
     with threadpool_limits(limits=1):  # threads waiting for a busy core spin: one is faster on a shared machine
-        best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[held_out], held_weights,
-                            held_owners)
+        models = ["fusion", *MODELS] if examples else ["fusion"]
+        best_model = choose(models, on_checks, unseen[held_out], held_weights, held_owners)
         final_model = _fit(best_model, _examples(prepared, np.arange(len(prepared)), memory))
     active_scores = ndcgs(active, checks)
     alone = lone_gain(checked[best_model], active_scores, held_owners, held_weights) if checks else None
