@@ -10,6 +10,7 @@ docs/learning.md); "targeted" is their nDCG@10 asked by someone else, compared w
 """
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -23,7 +24,7 @@ from app import components
 from app.cli import beir_collection, cli
 from app.settings import Settings
 from feedback import answer_log, opinions, registry
-from feedback.simulation import simulated_people
+from feedback.simulation import simulated_team
 from retrieval.beir import load_split
 from retrieval.evaluation import evaluate
 from retrieval.ranking import FusionRanker
@@ -36,10 +37,15 @@ SCENARIOS = {
 }
 
 
-def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) -> tuple[dict, dict[str, list[str]]]:
-    run_file = database.with_suffix(".run")
+def fresh(database: Path) -> Path:
+    """``database``, removed if a reused --data-dir holds it: each run starts with no feedback."""
     for stale in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        stale.unlink(missing_ok=True)  # a reused --data-dir starts each run with no feedback
+        stale.unlink(missing_ok=True)
+    return database
+
+
+def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) -> tuple[dict, dict[str, list[str]]]:
+    run_file = fresh(database).with_suffix(".run")
     args = ["--data-dir", str(data_dir), "simulate", str(dataset), "--split-by-parity", "train", "--json",
             "--run-out", str(run_file), *options]
     done = CliRunner().invoke(cli, args, env={"GROUNDLOOP_DATABASE_URL": f"sqlite:///{database}"},
@@ -54,15 +60,19 @@ def simulate(data_dir: Path, dataset: Path, options: list[str], database: Path) 
 
 
 def retrain_time(settings: Settings, dataset: Path, rows: int) -> tuple[int, float]:
-    """Write ``rows`` feedback rows (marks on the top five sources of SciFact claims) and time one retrain."""
+    """Write ``rows`` feedback rows (marks on the top five sources of SciFact claims and a thumb, from 40
+    accounts in turn) and time one retrain."""
     beir = load_split(dataset, "train")
     settings = settings.model_copy(update={"collection": beir_collection(dataset),
-                                           "database_url": f"sqlite:///{settings.data_dir / 'rows.sqlite'}"})
+                                           "database_url": f"sqlite:///{fresh(settings.data_dir / 'rows.sqlite')}"})
     db, retriever = components.database(settings), components.retriever(settings, components.open_index(settings))
-    user_id, _ = simulated_people(db)
+    team, _ = simulated_team(db, 40)
     written, queries = 0, list(beir.queries.items())
-    while written < rows:
-        qid, text = queries[(written // 6) % len(queries)]
+    for asked in itertools.count():
+        if written >= rows:
+            break
+        qid, text = queries[asked % len(queries)]
+        user_id = team[asked % len(team)]
         shown = retriever.invoke(text)
         answer = answer_log.record_answer(
             db, question=text, standalone_question=text, answer="", answerer="benchmark", verdict="ok", reasons=[],
@@ -90,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     only = set(args.only.split(","))
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="groundloop-bench-"))
-    console = Console()
+    console = Console(width=200)
     beir = load_split(args.dataset, "train")
     even_docs = {d for q, rels in beir.qrels.items() if int(q) % 2 == 0 for d, g in rels.items() if g > 0}
     odd = [q for q in beir.queries if int(q) % 2 == 1]

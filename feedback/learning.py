@@ -2,18 +2,20 @@
 
 The fusion weight is chosen on every judged question; the memory's similarity, threshold,
 strength and reach of rejections with leave-one-out over them; whether a scikit-learn reranker
-beats fusion on the most recent 20% (by time), held out. Every choice departs from the simpler or current
-one only when it is clearly better (a bootstrap over the questions) and leaves questions about
-documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
+beats fusion on each account's most recent 20% (by time), held out. Every choice departs from the
+simpler or current one only when it is clearly better (a bootstrap over the questions) and leaves
+questions about documents no other question confirmed (new topics) no worse. The chosen recipe is then refit on
 all judged questions, so the memory holds everything people said; the held-out score of the
 recipe is what the gate compares.
 
 Accounts, not rows, are what counts (``feedback.influence``): the memory weighs reviewers and
 agreement strongly and a lone account weakly and within its share; every choice and the held-out
-judgement weigh each question by its account's capped share; and a candidate whose held-out gain
-disappears without one account's questions is refused, with the reason.
+judgement weigh each question by its account's capped share; no choice is made, allowed or vetoed
+by one account's questions alone; and a candidate whose held-out gain disappears without one
+account's questions is refused, with the reason.
 """
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from feedback.influence import TRUSTED, entries, question_owners, question_weights, vouched
 from feedback.training import Judged
@@ -31,8 +34,8 @@ from retrieval.candidates import gather
 from retrieval.evaluation import scored as ranked
 from retrieval.features import Candidates, features
 from retrieval.keyword import tokenize
-from retrieval.memory import SAME_QUESTION, FeedbackMemory
-from retrieval.ranking import LearnedRanker, Ranker, scored
+from retrieval.memory import SAME_QUESTION, Boosts, FeedbackMemory, Neighbours
+from retrieval.ranking import LearnedRanker, Ranker, first_documents, scored
 from retrieval.retriever import HybridRetriever
 
 HELD_OUT = 0.2
@@ -42,7 +45,7 @@ SIMILARITIES = tuple((1.0, t) for t in (0.7, 0.75, 0.8, 0.85, 0.9)) + tuple((0.5
 below 0.7 are mostly about different things. Half cosine, half shared terms tells them apart down to
 0.5: from there on, 52 of 54 pairs of even SciFact claims share a relevant abstract; from 0.45 to
 0.5, 6 of 16 do not."""
-STRENGTHS = (0.5, 1.0, 2.0, 4.0)
+STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 REJECT_THRESHOLDS = (SAME_QUESTION, 0.9, 0.85, 0.8)
 """How close a question must be for documents rejected on a past one to be pushed down for it."""
 IMPLICIT_WEIGHTS = (0.0, 0.5, 1.0)
@@ -50,9 +53,11 @@ IMPLICIT_WEIGHTS = (0.0, 0.5, 1.0)
 UNSEEN_TOLERANCE = 0.0
 """How much nDCG@10 a choice may cost judged questions about documents no other question confirmed."""
 CONFIDENCE, RESAMPLES = 0.95, 1000
+CUT = 10
+"""Choices are judged by nDCG@10."""
 MODELS: dict[str, Callable[[], object]] = {
     "logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000)),
-    "boosting": lambda: HistGradientBoostingClassifier(max_iter=100, class_weight="balanced"),
+    "boosting": lambda: HistGradientBoostingClassifier(max_iter=100, class_weight="balanced", random_state=0),
 }
 
 
@@ -80,10 +85,19 @@ class Outcome:
         return self.held_out_ndcg > self.active_ndcg and self.refusal is None
 
 
-def split(judged: list[Judged]) -> tuple[list[Judged], list[Judged]]:
-    """Oldest 80% to learn from, most recent 20% to decide on (at least one of each when possible)."""
-    cut = len(judged) - max(1, round(len(judged) * HELD_OUT)) if len(judged) > 1 else len(judged)
-    return judged[:cut], judged[cut:]
+def split(owners: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the questions (oldest first) each account owns, the oldest 80% to learn from and the most
+    recent 20% to decide on: one account asking last cannot fill the held-out slice. At least one
+    question is held out when there are two."""
+    held: list[int] = []
+    for account in dict.fromkeys(owners):
+        own = [i for i, owner in enumerate(owners) if owner == account]
+        held += own[len(own) - round(len(own) * HELD_OUT):]
+    if not held and len(owners) > 1:
+        held = [len(owners) - 1]
+    held_out = np.zeros(len(owners), dtype=bool)
+    held_out[held] = True
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
 @dataclass
@@ -111,38 +125,31 @@ def memory_of(encoded: Encoded, judged: list[Judged], *, account_share: float = 
 
 
 def prepare(
-    retriever: HybridRetriever,
-    judged: list[Judged],
-    encoded: Encoded,
-    *,
-    also: Callable[[Judged, np.ndarray, list[str]], set[str]],
+    retriever: HybridRetriever, judged: list[Judged], encoded: Encoded, *, also: list[set[str]]
 ) -> list[Prepared]:
-    """Gather each question's candidates, plus the documents ``also`` names, and their features."""
+    """Gather each question's candidates, plus the documents ``also`` names for it, and their features."""
     keyword = retriever.index.keyword()
     prepared = []
-    for item, vector, terms in zip(judged, encoded.vectors, encoded.terms):
-        wanted = also(item, vector, terms)
+    for item, vector, terms, wanted in zip(judged, encoded.vectors, encoded.terms, also):
         found = gather(retriever.index, keyword, item.question, vector, terms, retriever.candidates, also=wanted)
         prepared.append(Prepared(item, found, features(found, keyword)))
     return prepared
 
 
-def ndcgs(ranker_for: Callable[[int], Ranker], prepared: list[Prepared]) -> np.ndarray:
-    """nDCG@10 of each prepared question (the i-th ranked by ``ranker_for(i)``), documents by best chunk;
-    NaN for a question nobody confirmed a document for."""
+def ndcgs(ranker: Ranker, prepared: list[Prepared], boosts: list[Boosts] | None = None) -> np.ndarray:
+    """nDCG@10 of each prepared question ranked by ``ranker`` (the i-th with ``boosts[i]`` when they were
+    worked out for all questions at once), documents by best chunk; NaN for a question nobody confirmed
+    a document for."""
     run, qrels = {}, {}
     for i, item in enumerate(prepared):
         if not item.judged.positives:
             continue
-        kept, scores = scored(ranker_for(i), item.candidates, item.matrix)
-        ranking = list(dict.fromkeys(kept.doc_ids[j] for j in np.argsort(-scores, kind="stable")))
-        run[str(i)], qrels[str(i)] = ranking[:100], {doc: 1 for doc in item.judged.positives}
-    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(ranked(run)) if qrels else {}
-    return np.array([per_query[str(i)]["ndcg_cut_10"] if str(i) in per_query else np.nan for i in range(len(prepared))])
-
-
-def ndcg(ranker_for: Callable[[int], Ranker], prepared: list[Prepared], weights: np.ndarray | None = None) -> float:
-    return mean(ndcgs(ranker_for, prepared), weights)
+        kept, scores = scored(ranker, item.candidates, item.matrix, boosts=boosts[i] if boosts else None)
+        run[str(i)] = list(first_documents(scores, kept.doc_ids, CUT))  # nDCG@10 looks no further
+        qrels[str(i)] = {doc: 1 for doc in item.judged.positives}
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {f"ndcg_cut.{CUT}"}).evaluate(ranked(run)) if qrels else {}
+    found = {int(i): measured[f"ndcg_cut_{CUT}"] for i, measured in per_query.items()}
+    return np.array([found.get(i, np.nan) for i in range(len(prepared))])
 
 
 def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -154,17 +161,51 @@ def mean(scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     return float(np.average(scores[known], weights=weights[known]))
 
 
-def clearly_better(scores: np.ndarray, than: np.ndarray, weights: np.ndarray | None = None) -> bool:
+def clearly_better(
+    scores: np.ndarray, than: np.ndarray, weights: np.ndarray | None = None, owners: list[str] | None = None
+) -> bool:
     """Higher on average in at least ``CONFIDENCE`` of bootstrap resamples of the questions (drawn in
-    proportion to their ``weights``): a choice that wins on a few questions by luck keeps the simpler one."""
+    proportion to their ``weights``): a choice that wins on a few questions by luck keeps the simpler one.
+    The questions of the account among ``owners`` that gains most are left out first: a choice that one
+    account's questions make clearly better is not."""
     known = ~np.isnan(than)
     gains = (scores - than)[known]
-    p = None if weights is None else np.asarray(weights, dtype=float)[known]
-    if not len(gains) or (p is not None and p.sum() <= 0) or np.average(gains, weights=p) <= 0:
+    p = np.ones(len(gains)) if weights is None else np.asarray(weights, dtype=float)[known]
+    counted = ~_heaviest(scores - than, weights, owners, known)[known]
+    if not counted.any() or p[counted].sum() <= 0 or np.average(gains[counted], weights=p[counted]) <= 0:
         return False
-    p = None if p is None else p / p.sum()
-    resamples = np.random.default_rng(0).choice(len(gains), (RESAMPLES, len(gains)), p=p)
-    return float(np.mean(gains[resamples].mean(axis=1) > 0)) >= CONFIDENCE
+    resamples = _resamples(len(gains), (p / p.sum()).tobytes())
+    drawn = counted[resamples]
+    means = np.where(drawn, gains[resamples], 0.0).sum(axis=1) / np.maximum(drawn.sum(axis=1), 1)
+    return float(np.mean(means > 0)) >= CONFIDENCE
+
+
+def _heaviest(
+    change: np.ndarray, weights: np.ndarray | None, owners: list[str] | None, among: np.ndarray
+) -> np.ndarray:
+    """The questions of the account (among ``owners``) whose questions ``among`` add most to
+    ``change``, weighted: none when no account adds anything."""
+    codes, count = _accounts(owners or [TRUSTED] * len(change))
+    counted = among & (codes >= 0)
+    w = np.ones(len(change)) if weights is None else np.asarray(weights, dtype=float)
+    added = np.bincount(codes[counted], weights=(w * change)[counted], minlength=count)
+    if not count or added.max() <= 0:
+        return np.zeros(len(change), dtype=bool)
+    return codes == int(np.argmax(added))
+
+
+def _accounts(owners: list[str]) -> tuple[np.ndarray, int]:
+    """A number per question for the account that owns it (-1 for ``TRUSTED``), and how many accounts."""
+    numbers: dict[str, int] = {}
+    codes = [-1 if owner == TRUSTED else numbers.setdefault(owner, len(numbers)) for owner in owners]
+    return np.array(codes, dtype=np.int64), len(numbers)
+
+
+@functools.lru_cache(maxsize=1)
+def _resamples(count: int, p: bytes) -> np.ndarray:
+    """``RESAMPLES`` draws of ``count`` questions, in proportion to ``p`` (float64 bytes): every option
+    of one choice is compared with the simpler one on the same draws, made once."""
+    return np.random.default_rng(0).choice(count, (RESAMPLES, count), p=np.frombuffer(p))
 
 
 def choose(
@@ -181,29 +222,36 @@ def choose(
     w = np.ones(len(base)) if weights is None else np.asarray(weights, dtype=float)
 
     def fair(score: np.ndarray) -> bool:
-        return not new_topics.any() or mean(score[new_topics], w[new_topics]) >= mean(base[new_topics], w[new_topics]) - UNSEEN_TOLERANCE
+        counted = new_topics & ~_heaviest(base - score, w, owners, new_topics)  # one account does not veto
+        return not counted.any() or mean(score[counted], w[counted]) >= mean(base[counted], w[counted]) - UNSEEN_TOLERANCE
 
-    allowed = [0] + [i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w)]
+    allowed = [0] + [
+        i for i in range(1, len(options)) if fair(scores[i]) and clearly_better(scores[i], base, w, owners)
+    ]
     return options[_best(allowed, scores, w, owners)]
 
 
 def _best(allowed: list[int], scores: list[np.ndarray], weights: np.ndarray, owners: list[str] | None) -> int:
-    """The allowed option best on average, unless one account's questions alone make it so: then the
-    best without that account's questions (the heaviest such account decides nothing)."""
-    best = max(allowed, key=lambda i: mean(scores[i], weights))
-    if not owners:
-        return best
-    totals: dict[str, float] = {}
-    for owner, weight in zip(owners, weights):
-        totals[owner] = totals.get(owner, 0.0) + weight
-    for account in sorted(set(totals) - {TRUSTED}, key=lambda a: -totals[a]):
-        others = np.array([owner != account for owner in owners])
-        if not others.any():
-            continue
-        without = max(allowed, key=lambda i: mean(scores[i][others], weights[others]))
-        if without != best and mean(scores[without][others], weights[others]) >= mean(scores[best][others], weights[others]):
-            return without  # without that account's questions, the other is at least as good
-    return best
+    """The allowed option best on average with any one account's questions left out (its worst such
+    average): an option that wins only on one account's questions does not win; ties go to the first."""
+    return max(allowed, key=lambda i: without_any_one(scores[i], weights, owners))
+
+
+def without_any_one(scores: np.ndarray, weights: np.ndarray, owners: list[str] | None) -> float:
+    """The lowest of the weighted means of ``scores`` (NaN left out) with one account's questions left
+    out, over the accounts among ``owners``; the plain mean when there are none."""
+    known = ~np.isnan(scores)
+    if owners is None or not known.any():
+        return mean(scores, weights)
+    codes, count = _accounts(owners)
+    counted = known & (codes >= 0)
+    w = np.where(known, weights, 0.0)
+    weighted = w * np.where(known, scores, 0.0)
+    own = np.bincount(codes[counted], weights=weighted[counted], minlength=count)
+    own_weight = np.bincount(codes[counted], weights=w[counted], minlength=count)
+    rest = w.sum() - own_weight
+    means = [(weighted.sum() - own[a]) / rest[a] for a in range(count) if rest[a] > 1e-12 and own_weight[a] > 0]
+    return min(means) if means else mean(scores, weights)
 
 
 def lone_gain(candidate: np.ndarray, active: np.ndarray, owners: list[str], weights: np.ndarray) -> str | None:
@@ -224,44 +272,47 @@ def learn(
     retriever: HybridRetriever, judged: list[Judged], *, version: str, active: Ranker, account_share: float = 1.0,
     names: Callable[[str], str] = str,
 ) -> Outcome:
-    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on the newest 20%.
+    """Choose and fit a ranker on ``judged`` (oldest first); measure it and ``active`` on each account's
+    newest 20%.
 
     ``account_share`` caps any one account's share of the memory and of every judgement; ``names``
     turns an account id into the name a refusal shows."""
-    train, held_out = split(judged)
     encoded = encode(retriever, judged)
     memory = memory_of(encoded, judged, account_share=account_share)
-    owners = question_owners(judged)
-    weights = question_weights(owners, account_share=account_share, trusted=vouched(judged))
+    owners, trusted = question_owners(judged), vouched(judged)
+    weights = question_weights(owners, account_share=account_share, trusted=trusted)
+    train, held_out = split(owners)
     loosest = {mix: min(t for m, t in SIMILARITIES if m == mix) for mix, _ in SIMILARITIES}
-
-    def worth_gathering(item: Judged, vector: np.ndarray, terms: list[str]) -> set[str]:
-        reached = {doc for mix, threshold in loosest.items()
-                   for doc in memory.boosts(vector, terms, threshold=threshold, strength=1.0, mix=mix)}
-        return set(item.labels) | reached | active.expand(vector, terms)
-
+    near = {mix: memory.neighbours(encoded.vectors, encoded.terms, mix=mix, floor=floor)
+            for mix, floor in loosest.items()}
+    reached = [memory.lend(near[mix], threshold=floor, strength=1.0) for mix, floor in loosest.items()]
+    worth_gathering = [
+        set(item.labels).union(*(boosts[i] for boosts in reached)) | active.expand(vector, terms)
+        for i, (item, vector, terms) in enumerate(zip(judged, encoded.vectors, encoded.terms))
+    ]
     prepared = prepare(retriever, judged, encoded, also=worth_gathering)
     unseen = _unseen(prepared)
     dense_weights = [active.dense_weight] + [w for w in WEIGHTS if w != active.dense_weight]
-    weight = choose(dense_weights, lambda w: ndcgs(lambda _: LearnedRanker(version, w), prepared), unseen, weights,
-                    owners)
-    settings = _memory_settings(version, weight, memory, prepared, unseen, weights, owners)
+    weight = choose(dense_weights, lambda w: ndcgs(LearnedRanker(version, w), prepared), unseen, weights, owners)
+    settings = _memory_settings(version, weight, memory, near, prepared, unseen, weights, owners)
 
-    cut = len(train)
-    checks, older, held_weights = prepared[cut:], memory.first(cut), weights[cut:]
-    examples = _examples(prepared[:cut], memory)
+    checks, held_owners = [prepared[i] for i in held_out], [owners[i] for i in held_out]
+    older = memory.take(np.flatnonzero(~np.isin(memory.questions, held_out)))
+    held_weights = question_weights(held_owners, account_share=account_share, trusted=[trusted[i] for i in held_out])
+    examples = _examples(prepared, train, memory)
     checked: dict[str, np.ndarray] = {}
 
     def on_checks(name: str) -> np.ndarray:
-        model = _fit(name, examples)
-        checked[name] = ndcgs(lambda _: LearnedRanker(version, weight, model, older, **settings), checks)
+        ranker = LearnedRanker(version, weight, _fit(name, examples), older, **settings)
+        checked[name] = ndcgs(ranker, checks)
         return checked[name]
 
-    best_model = choose(["fusion", *MODELS] if examples else ["fusion"], on_checks, unseen[cut:], held_weights,
-                        owners[cut:])
-    final_model = _fit(best_model, _examples(prepared, memory))
-    active_scores = ndcgs(lambda _: active, checks)
-    alone = lone_gain(checked[best_model], active_scores, owners[cut:], held_weights) if checks else None
+    with threadpool_limits(limits=1):  # threads waiting for a busy core spin: one is faster on a shared machine
+        models = ["fusion", *MODELS] if examples else ["fusion"]
+        best_model = choose(models, on_checks, unseen[held_out], held_weights, held_owners)
+        final_model = _fit(best_model, _examples(prepared, np.arange(len(prepared)), memory))
+    active_scores = ndcgs(active, checks)
+    alone = lone_gain(checked[best_model], active_scores, held_owners, held_weights) if checks else None
     return Outcome(
         ranker=LearnedRanker(version, weight, final_model, memory, **settings),
         held_out_ndcg=mean(checked[best_model], held_weights) if checks else 0.0,
@@ -293,35 +344,39 @@ def _unseen(prepared: list[Prepared]) -> np.ndarray:
 
 
 def _memory_settings(
-    version: str, weight: float, memory: FeedbackMemory, prepared: list[Prepared], unseen: np.ndarray,
-    weights: np.ndarray, owners: list[str],
+    version: str, weight: float, memory: FeedbackMemory, near: dict[float, Neighbours], prepared: list[Prepared],
+    unseen: np.ndarray, weights: np.ndarray, owners: list[str],
 ) -> dict[str, float]:
-    """Similarity, threshold and strength, then the reach of rejections, then how much opened sources
-    lend, each measured on every judged question with the memory of all the others."""
+    """Similarity, threshold, strength and how much opened sources lend, then the reach of rejections,
+    each measured on every judged question with the memory of all the others."""
+    itself = np.arange(len(prepared))  # each judged question leaves its own entries out
 
     def scores_of(settings: dict[str, float]) -> np.ndarray:
-        return ndcgs(lambda i: LearnedRanker(version, weight, None, memory, **settings, skip=i), prepared)
+        ranker = LearnedRanker(version, weight, None, memory, **settings)
+        return ndcgs(ranker, prepared, ranker.lend(near[ranker.mix], skip=itself))
 
     none = {"mix": 1.0, "threshold": 1.0, "strength": 0.0, "implicit_weight": 0.0}
-    options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": 0.0}
-               for (m, t), s in itertools.product(SIMILARITIES, STRENGTHS)]
+    opened = IMPLICIT_WEIGHTS if memory.implicit.any() else IMPLICIT_WEIGHTS[:1]
+    options = [{"mix": m, "threshold": t, "strength": s, "implicit_weight": w}
+               for (m, t), s, w in itertools.product(SIMILARITIES, STRENGTHS, opened)]
     reach = choose([none, *options], scores_of, unseen, weights, owners)
-    reach = choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
-                   owners)
-    if not memory.implicit.any() or reach["strength"] == 0:
-        return reach
-    return choose([{**reach, "implicit_weight": w} for w in IMPLICIT_WEIGHTS], scores_of, unseen, weights, owners)
+    return choose([{**reach, "reject_threshold": reject} for reject in REJECT_THRESHOLDS], scores_of, unseen, weights,
+                  owners)
 
 
-def _examples(prepared: list[Prepared], memory: FeedbackMemory) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Candidate rows labelled by their document: judged relevant 1; judged not, or unjudged, 0; each
-    question's rows weigh what its heaviest explicit memory entry does (its account's share)."""
+def _examples(
+    prepared: list[Prepared], questions: np.ndarray, memory: FeedbackMemory
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Candidate rows of the ``questions`` labelled by their document: judged relevant 1; judged not, or
+    unjudged, 0; each question's rows weigh what its heaviest explicit memory entry does (its account's
+    share)."""
     heaviest: dict[int, float] = {}
     for question, entry_weight, implicit in zip(memory.questions, memory.weights, memory.implicit):
         if not implicit:
             heaviest[int(question)] = max(heaviest.get(int(question), 0.0), float(entry_weight))
     rows, labels, weights = [], [], []
-    for i, item in enumerate(prepared):
+    for i in questions.tolist():
+        item = prepared[i]
         if not item.judged.labels:
             continue
         rows.append(item.matrix)

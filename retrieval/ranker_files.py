@@ -11,7 +11,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 
 from retrieval.memory import SAME_QUESTION, FeedbackMemory
 from retrieval.ranking import LearnedRanker
@@ -43,6 +42,8 @@ def save(ranker: LearnedRanker, folder: Path) -> None:
     np.savez(staging / "memory.npz", vectors=memory.vectors.astype(np.float32), weights=memory.weights,
              questions=memory.questions, implicit=memory.implicit)
     if ranker.model is not None:
+        import skops.io as sio  # seconds to import: only for a ranker with a model
+
         sio.dump(ranker.model, staging / "model.skops")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
@@ -56,6 +57,8 @@ def load(folder: Path) -> LearnedRanker:
         extra = {name: arrays[name] for name in ("weights", "questions", "implicit") if name in arrays}
     model = None
     if params["has_model"]:
+        import skops.io as sio
+
         path = folder / "model.skops"
         untrusted = sio.get_untrusted_types(file=path)
         unsafe = [name for name in untrusted if not name.startswith(_TRUSTED_PREFIXES)]

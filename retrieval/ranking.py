@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.features import FEATURES, Candidates
-from retrieval.memory import GUARDED, SAME_QUESTION, FeedbackMemory
+from retrieval.memory import GUARDED, SAME_QUESTION, Boosts, FeedbackMemory, Neighbours
 
 
 @runtime_checkable
@@ -52,11 +52,13 @@ def scored(
     if boosts is None:
         boosts = boosts_of(ranker, candidates.vector, candidates.terms)
     wanted = wanted_by(ranker, candidates.vector, candidates.terms, boosts)
-    keep = [i for i in range(len(candidates)) if i < candidates.base or candidates.doc_ids[i] in wanted]
-    kept = candidates.take(keep)
+    added = [i for i in range(candidates.base, len(candidates)) if candidates.doc_ids[i] in wanted]
+    if len(added) < len(candidates) - candidates.base:
+        keep = list(range(candidates.base)) + added
+        candidates, matrix = candidates.take(keep), matrix[keep]
     if boosts is None:
-        return kept, ranker.score(kept, matrix[keep])
-    return kept, ranker.score(kept, matrix[keep], boosts=boosts)
+        return candidates, ranker.score(candidates, matrix)
+    return candidates, ranker.score(candidates, matrix, boosts=boosts)
 
 
 def fusion(matrix: np.ndarray, dense_weight: float) -> np.ndarray:
@@ -96,17 +98,20 @@ class LearnedRanker:
     """The share of embedding cosine in the memory's question similarity; the rest is shared terms."""
     implicit_weight: float = 1.0
     """How much the memory's entries made from opened sources lend (0: opens are not used)."""
-    skip: int | None = None
-    """A past question the memory leaves out: set only while measuring the memory on its own questions."""
 
-    def boosts(self, vector: np.ndarray, terms: list[str]) -> dict[str, float]:
-        """The memory's boost per document for a question with this embedding and these terms (a
-        ``Boosts``, which also knows the documents one account alone vouched for)."""
-        given, lone = self.memory.support(
+    def boosts(self, vector: np.ndarray, terms: list[str]) -> Boosts:
+        """The memory's boost per document for a question with this embedding and these terms, and the
+        documents one account alone vouched for."""
+        return self.memory.boosts(
             vector, terms, threshold=self.threshold, strength=self.strength, mix=self.mix,
-            reject_threshold=self.reject_threshold, skip=self.skip, implicit_weight=self.implicit_weight,
+            reject_threshold=self.reject_threshold, implicit_weight=self.implicit_weight,
         )
-        return Boosts(given, lone=lone)
+
+    def lend(self, near: Neighbours, *, skip: np.ndarray | None = None) -> list[Boosts]:
+        """``boosts`` for many questions at once, from their ``near`` entries (measuring the memory:
+        ``skip[k]``, the past question the ``k``-th leaves out)."""
+        return self.memory.lend(near, threshold=self.threshold, strength=self.strength,
+                                reject_threshold=self.reject_threshold, implicit_weight=self.implicit_weight, skip=skip)
 
     def expand(self, vector: np.ndarray, terms: list[str]) -> set[str]:
         return {doc_id for doc_id, boost in self.boosts(vector, terms).items() if boost > 0}
@@ -125,29 +130,28 @@ class LearnedRanker:
         return guard_top(scores, base, candidates.doc_ids, boosts, lone) if lone else scores
 
 
-class Boosts(dict):
-    """Per document, the memory's boost; ``lone``: those whose boost one account alone gave."""
-
-    def __init__(self, given: dict[str, float], *, lone: set[str]) -> None:
-        super().__init__(given)
-        self.lone = lone
-
-
 def guard_top(
     scores: np.ndarray, base: np.ndarray, doc_ids: list[str], boosts: dict[str, float], lone: set[str]
 ) -> np.ndarray:
     """``scores`` with every ``lone`` document kept out of the first ``GUARDED`` documents unless it
     is there without its lone boost: one account alone cannot put a document in front of others."""
-    without = scores - np.array([boosts[d] if d in lone else 0.0 for d in doc_ids], dtype=np.float32)
+    lifted = [i for i, doc_id in enumerate(doc_ids) if doc_id in lone]
+    without = scores.copy()
+    without[lifted] -= np.array([boosts[doc_ids[i]] for i in lifted], dtype=np.float32)
+    first = set(first_documents(without, doc_ids, GUARDED))
+    held = [i for i in lifted if doc_ids[i] not in first]
+    guarded = scores.astype(np.float32)
+    if held:
+        limit = min(score for doc_id, score in first_documents(scores, doc_ids).items() if doc_id in first)
+        guarded[held] = np.minimum(guarded[held], np.nextafter(np.float32(limit), np.float32(-np.inf)))
+    return guarded
+
+
+def first_documents(scores: np.ndarray, doc_ids: list[str], count: int | None = None) -> dict[str, float]:
+    """The first ``count`` documents (all when None), each ranked by its best chunk, with that chunk's score."""
     best: dict[str, float] = {}
-    for doc_id, score in zip(doc_ids, without):
-        best[doc_id] = max(best.get(doc_id, -np.inf), float(score))
-    first = set(sorted(best, key=best.get, reverse=True)[:GUARDED])
-    now: dict[str, float] = {}
-    for doc_id, score in zip(doc_ids, scores):
-        if doc_id in first:
-            now[doc_id] = max(now.get(doc_id, -np.inf), float(score))
-    limit = min(now.values())
-    ceiling = np.nextafter(np.float32(limit), np.float32(-np.inf))
-    held = np.array([d in lone and d not in first for d in doc_ids])
-    return np.where(held, np.minimum(scores, ceiling), scores).astype(np.float32)
+    for i in np.argsort(-scores, kind="stable").tolist():
+        best.setdefault(doc_ids[i], float(scores[i]))
+        if len(best) == count:
+            break
+    return best

@@ -7,12 +7,11 @@ same API, asks the first wording of each topic five times with a phrase that sur
 unrelated note, marks the note relevant (and one right-looking source not), rates down and names
 the note in a correction (30 questions, 120 pieces of feedback), and asks each topic's third
 wording word for word, marking a shown wrong source relevant (6 more): 126 pieces against the
-honest 96. Checked: plain ``retrain`` does
-not activate; a forced ranker (the memory on) puts neither the note nor a planted source into the top 3
-of the third wording asked by someone else (unless fusion already had it there); excluding the
-attacker takes every entry of theirs out of the next ranker. Without the attacker, the retrain
-brings each right fact to [1] of the third wording; with the attacker's questions present it does
-not yet (the attacker still sways how far the memory reaches), which is not asserted here.
+honest 96. Checked: without the attacker, the retrain brings each right fact to [1] of the third
+wording (6 of 6); with the attacker's questions present, plain ``retrain`` does not activate, and a
+forced ranker (the memory on) still brings each right fact to [1] (6 of 6) and puts neither the
+note nor a planted source into the top 3 of the third wording asked by someone else (unless fusion
+already had it there); excluding the attacker takes every entry of theirs out of the next ranker.
 """
 
 import os
@@ -124,6 +123,7 @@ def test_one_account_cannot_steer_what_others_are_shown(team) -> None:
     assert forced.activated and forced.choices["strength"] > 0  # the memory serves
     for question in measured:
         shown = ranks(ask(client, headers["ann"], question))
+        assert shown[0] == measured[question], question  # honest people lose nothing to the attacker
         assert docs[PLANTED] not in shown[:3] or docs[PLANTED] in before[question][:3], question
         assert planted[question] not in shown[:3] or planted[question] in before[question][:3], question
 

@@ -1,11 +1,12 @@
 """How much one account may teach: agreement outweighs volume, shares are capped, exclusion is an event."""
 
 import numpy as np
+import pytest
 from sqlmodel import select
 
 from feedback import accounts, opinions, reviews
 from feedback.influence import LONE, TRUSTED, entries, question_owners, question_weights
-from feedback.learning import lone_gain
+from feedback.learning import choose, lone_gain, split
 from feedback.models import Event
 from feedback.training import judged_questions
 from retrieval.memory import FeedbackMemory
@@ -31,10 +32,10 @@ def test_equal_labels_from_two_accounts_outweigh_many_from_one(db, alice, bob, m
         answer = make_answer(carol, question=f"{QUESTION} ({n % 10})")
         opinions.record_source_mark(db, answer_id=answer.id, user_id=carol.id, rank=2, relevant=True)
 
-    boosts, lone = memory(judged_questions(db)).support(np.ones(1), [], threshold=0.5, strength=1.0)
+    boosts = memory(judged_questions(db)).boosts(np.ones(1), [], threshold=0.5, strength=1.0)
     assert boosts["doc-1"] == 1.0  # agreement: trusted, full strength
     assert boosts["doc-2"] <= LONE  # however often one account says it
-    assert lone == {"doc-2"}
+    assert boosts.lone == {"doc-2"}
 
 
 def test_a_reviewer_decides_and_one_account_is_capped_at_its_share(db, alice, bob, make_answer) -> None:
@@ -112,3 +113,47 @@ def test_an_open_is_one_row_per_person_and_source_and_weighs_more_further_down(d
         ("source_open", ["doc-4"]), ("source_open", ["doc-1"])]
     [judged] = judged_questions(db)
     assert judged.labels == {} and judged.opened["doc-4"][alice.id] > judged.opened["doc-1"][alice.id] > 0
+
+
+def test_one_account_lends_its_heaviest_confirmation_less_its_heaviest_rejection() -> None:
+    """In whichever order its entries come: one account cannot outvote itself by asking more."""
+    same = np.ones((3, 1), dtype=np.float32)
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        positives, negatives, weights = [["a"], ["a"], []], [[], [], ["a"]], [0.5, 0.3, 0.2]
+        memory = FeedbackMemory(same, [positives[i] for i in order], [negatives[i] for i in order], [],
+                                ["mallory"] * 3, np.array([weights[i] for i in order]))
+        boosts = memory.boosts(np.ones(1), [], threshold=0.5, strength=1.0, reject_threshold=0.5)
+        assert boosts == pytest.approx({"a": 0.5 - 0.2}) and boosts.lone == {"a"}
+
+
+def test_an_option_only_one_accounts_questions_make_better_is_not_chosen() -> None:
+    owners = [f"user-{n % 10}" for n in range(40)] + ["mallory"] * 40
+    weights = question_weights(owners, account_share=0.1)
+    unseen = np.zeros(80, dtype=bool)
+    scores = {
+        "current": np.full(80, 0.5),
+        "swayed": np.where(np.arange(80) >= 40, 0.9, 0.5),  # better on mallory's questions only
+        "steady": np.full(80, 0.55),
+    }
+    assert choose(["current", "swayed"], scores.get, unseen, weights, owners) == "current"
+    assert choose(["current", "swayed", "steady"], scores.get, unseen, weights, owners) == "steady"
+    assert choose(["current", "swayed"], scores.get, unseen) == "swayed"  # counted by rows, it would win
+
+
+def test_one_accounts_new_topics_cannot_veto_what_the_others_gain() -> None:
+    owners = [f"user-{n % 10}" for n in range(40)] + ["mallory"] * 10
+    weights = question_weights(owners, account_share=0.1)
+    unseen = np.arange(50) >= 36  # four of the others' questions are new topics, and all of mallory's
+    scores = {"current": np.full(50, 0.5), "better": np.where(np.arange(50) >= 40, 0.2, 0.6)}
+    assert choose(["current", "better"], scores.get, unseen, weights, owners) == "better"
+    everyone_loses = np.where(unseen, 0.4, 0.6)
+    assert choose(["current", "unfair"], {**scores, "unfair": everyone_loses}.get, unseen, weights, owners) == "current"
+
+
+def test_the_held_out_slice_is_each_accounts_newest_fifth() -> None:
+    owners = [f"user-{n % 4}" for n in range(40)] + ["mallory"] * 60  # mallory gives the newest feedback
+    train, held_out = split(owners)
+    held = [owners[i] for i in held_out]
+    assert {account: held.count(account) for account in set(held)} == {**{f"user-{n}": 2 for n in range(4)}, "mallory": 12}
+    assert all(i > max(j for j in train if owners[j] == owners[i]) for i in held_out)  # each account's newest
+    assert len(split(["ann", "ann"])[1]) == 1

@@ -91,3 +91,26 @@ def test_a_past_question_is_embedded_exactly_as_when_it_is_asked(embeddings) -> 
     together = embeddings.encode_questions(questions)
     asked = embeddings.encode_questions([questions[1]])[0]
     assert np.array_equal(together[1], asked)
+
+
+def test_lending_to_every_judged_question_at_once_gives_what_each_would_get_alone() -> None:
+    """A retrain measures the memory on all its questions at once; each must get exactly the boosts it
+    gets asked alone of the memory without its own entries."""
+    chance = np.random.default_rng(7)
+    vectors = chance.normal(size=(12, 4)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    questions = np.array([0, 0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9])  # two entries for questions 0 and 3
+    memory = FeedbackMemory(
+        vectors[questions], [[f"d{q % 4}", f"d{q % 3 + 4}"] for q in questions], [[f"d{(q + 1) % 4}"] for q in questions],
+        [["gene", f"t{q % 2}"] for q in questions], ["", "ann", "ann", "bob", "", "cat", "ann", "bob", "", "cat", "ann", ""],
+        chance.uniform(0.2, 1.0, size=12), questions, np.arange(12) % 5 == 4,
+    )
+    asked = vectors[[0, 2, 3, 4, 6, 7, 8, 9, 10, 11]]
+    terms = [["gene", f"t{q % 2}"] for q in range(10)]
+    for mix, threshold in ((1.0, -0.5), (0.5, 0.0), (1.0, 0.3)):
+        settings = {"threshold": threshold, "strength": 2.0, "reject_threshold": threshold + 0.2, "implicit_weight": 0.5}
+        together = memory.lend(memory.neighbours(asked, terms, mix=mix, floor=threshold), skip=np.arange(10), **settings)
+        for q in range(10):
+            alone = memory.take(np.flatnonzero(memory.questions != q)).boosts(asked[q], terms[q], mix=mix, **settings)
+            assert together[q] == pytest.approx(alone) and together[q].lone == alone.lone
+        assert any(together) and any(b.lone for b in together)  # the comparison covers lone documents too
