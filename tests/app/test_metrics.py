@@ -121,10 +121,14 @@ def test_every_worker_reports_the_requests_of_all_of_them(tmp_path, monkeypatch)
     environment = share_between_workers(tmp_path / "data" / "metrics")
     for name, folder in environment.items():
         monkeypatch.setenv(name, folder)
-    workers = [Server(f"worker-{n}", tmp_path / "data", tmp_path) for n in (1, 2)]
     healthz = {"method": "GET", "route": "/healthz", "status": "200"}
+    workers = [Server("worker-1", tmp_path / "data", tmp_path)]
     try:
-        first, second = (worker.wait_ready() for worker in workers)
+        # One after the other: the first makes the local Chroma folder that the second then opens (two
+        # processes creating one at the same moment race on its tables; real workers share a Chroma server).
+        first = workers[0].wait_ready()
+        workers.append(Server("worker-2", tmp_path / "data", tmp_path))
+        second = workers[1].wait_ready()
         before = value(read_metrics(second.url), "groundloop_http_requests_total", **healthz)
         for _ in range(3):
             urllib.request.urlopen(first.url + "/healthz").read()
