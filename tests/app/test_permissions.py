@@ -48,16 +48,16 @@ from typer.testing import CliRunner
 from app import components
 from app.cli import cli
 from app.settings import Settings
-from feedback import accounts, export, keys, membership, ranker_versions, webhooks
+from feedback import export, keys, ranker_versions, webhooks
 from feedback.db import Database
 from feedback.learning import Encoded, memory_of
 from feedback.models import Event
 from feedback.training import judged_questions
 from retrieval import ranker_files
-from retrieval.ingest import ingest
 from retrieval.keyword import tokenize
 from retrieval.ranking import LearnedRanker
 from tests.e2e.conftest import Server
+from tests.groups_world import groups_world
 
 SECRET = "permissions-secret-" + "z" * 40
 PASSWORD = "a-long-enough-password"
@@ -149,21 +149,9 @@ def serve_memory_of_the_feedback(settings: Settings, embeddings) -> None:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Story:
     root = tmp_path_factory.mktemp("permissions")
-    public, hr = root / "public", root / "hr"
-    for folder, files in ((public, PUBLIC), (hr, HR)):
-        folder.mkdir()
-        for name, text in files.items():
-            (folder / name).write_text(text)
-    settings = Settings(data_dir=root / "data", chroma_url=None)
-    index = components.open_index(settings, embeddings=embeddings)
-    ingest(index, [public], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
-    ingest(index, [hr], chunk_size=2000, chunk_overlap=200, max_bytes=10**6, groups=["hr"])
-    db = components.database(settings)
-    membership.add_group(db, name="hr")
-    for name, role, groups in [("hank", "user", "hr"), ("olive", "user", ""), ("rita", "reviewer", ""),
-                               ("ria", "reviewer", "hr")]:
-        accounts.add_user(db, identifier=name, role=role, password=PASSWORD)
-        membership.set_user_groups(db, identifier=name, names=groups)
+    settings, db = groups_world(root, public=PUBLIC, hr=HR, password=PASSWORD, embeddings=embeddings, people=[
+        ("hank", "user", "hr"), ("olive", "user", ""), ("rita", "reviewer", ""), ("ria", "reviewer", "hr")])
+    hr = root / "hr"
     made = {name: keys.create_key(db, identifier=name, scopes="ask,feedback,export")[1]
             for name in ("hank", "olive", "rita", "ria")}
     db.dispose()

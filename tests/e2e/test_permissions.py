@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from app import components
-from app.settings import Settings
-from feedback import accounts, membership
-from retrieval.ingest import ingest
 from tests.e2e.conftest import GROUNDLOOP, Chat, Server, _env
+from tests.groups_world import groups_world
 
 PASSWORD = "a-long-enough-password"
 PAY = "How much does a volcano team lead earn a year?"
@@ -24,21 +21,11 @@ MARKERS = ("zephyrine", "91,000", "salaries-zq7")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("chat-permissions")
-    public, hr = root / "public", root / "hr"
-    public.mkdir(), hr.mkdir()
-    (public / "volcano-team.md").write_text(
-        "# The volcano team\n\nThe volcano team leads field trips to Etna every spring; a team lead plans the year.\n")
-    (hr / "salaries-zq7.md").write_text(
-        "# Zephyrine salary bands\n\nThe zephyrine band pays 91,000 euros a year to volcano team leads.\n")
-    settings = Settings(data_dir=root / "data", chroma_url=None)
-    index = components.open_index(settings, embeddings=embeddings)
-    ingest(index, [public], chunk_size=2000, chunk_overlap=200, max_bytes=10**6)
-    ingest(index, [hr], chunk_size=2000, chunk_overlap=200, max_bytes=10**6, groups=["hr"])
-    db = components.database(settings)
-    membership.add_group(db, name="hr")
-    for name, groups in (("hank", "hr"), ("olive", "")):
-        accounts.add_user(db, identifier=name, password=PASSWORD)
-        membership.set_user_groups(db, identifier=name, names=groups)
+    settings, db = groups_world(root, password=PASSWORD, embeddings=embeddings, public={
+        "volcano-team.md": "# The volcano team\n\nThe volcano team leads field trips to Etna every spring; "
+                           "a team lead plans the year.\n"}, hr={
+        "salaries-zq7.md": "# Zephyrine salary bands\n\nThe zephyrine band pays 91,000 euros a year to volcano "
+                           "team leads.\n"}, people=[("hank", "user", "hr"), ("olive", "user", "")])
     db.dispose()
     started = Server("chat-permissions", settings.data_dir, root).wait_ready()
     try:

@@ -16,26 +16,13 @@ from retrieval.memory import FeedbackMemory
 from retrieval.ranking import FusionRanker, LearnedRanker
 from retrieval.retriever import HybridRetriever
 from retrieval.sentences import load
+from tests.retrieval.test_index import CountingEmbeddings
 
 EVERYONE = ("everyone",)
 
 
 def add(index, *paths: Path, groups=EVERYONE):
     return ingest(index, list(paths), chunk_size=2000, chunk_overlap=50, max_bytes=10**6, groups=groups)
-
-
-class CountingEmbeddings:
-    """The real model, counting how many texts it was asked to embed as documents."""
-
-    def __init__(self, real) -> None:
-        self.real, self.embedded = real, 0
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
-    def embed_documents(self, texts):
-        self.embedded += len(texts)
-        return self.real.embed_documents(texts)
 
 
 def titles(retriever: HybridRetriever, question: str, **kwargs) -> list[str]:
