@@ -132,20 +132,27 @@ def _record_outcomes(root: Root, index: HybridIndex, report: IngestReport, actor
     if not changed:
         return
     present = {document.source: document for document in index_catalog(index, changed)}
+    entries = []
     for source, outcome in changed.items():
         document = present.get(source)
         if document is None:  # removed: only its source is left to name it by
             facts = {"path": shown_path({"source": source}), "chunks": 0}
         else:
             facts = {"path": document.path, "groups": list(document.groups), "chunks": document.chunks}
-        _record(root, f"document_{outcome}", document.doc_id if document else source, actor_id, **facts, **more)
+        entries.append(_event(f"document_{outcome}", document.doc_id if document else source, actor_id,
+                              **facts, **more))
+    events.record_all(root.database, entries)  # one transaction for the whole ingest
 
 
 def _record(root: Root, action: str, doc_id: str, actor_id: str | None, **facts) -> None:
+    events.record_all(root.database, [_event(action, doc_id, actor_id, **facts)])
+
+
+def _event(action: str, doc_id: str, actor_id: str | None, **facts) -> dict:
     """The event names the document by its id, in ``data`` always and as the subject when it fits the
     column (a long path is named there by its SHA-256)."""
-    events.record(root.database, action=action, subject_type=SUBJECT, subject_id=subject_of(doc_id),
-                  actor_id=actor_id, doc_id=doc_id, **facts)
+    return dict(action=action, subject_type=SUBJECT, subject_id=subject_of(doc_id), actor_id=actor_id,
+                data={"doc_id": doc_id, **facts})
 
 
 def subject_of(doc_id: str) -> str:

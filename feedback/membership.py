@@ -16,9 +16,10 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from feedback import events
 from feedback.accounts import _user
 from feedback.db import Database
-from feedback.models import Event, Group, GroupMember, User
+from feedback.models import Group, GroupMember, User
 from feedback.writing import NotFound, _log
 from retrieval import groups as chunk_groups
 from retrieval.errors import GroundloopError
@@ -174,4 +175,4 @@ def _parsed_or_none(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def _group_event(session: Session, *, actor_id: str | None, action: str, name: str, **data) -> None:
-    session.add(Event(actor_id=actor_id, action=action, subject_type="groups", subject_id=name, data=data))
+    events.add(session, actor_id=actor_id, action=action, subject_type="groups", subject_id=name, data=data)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from feedback import events
 from feedback.db import Database
-from feedback.models import Event, Source, SyncRun, now
+from feedback.models import Source, SyncRun, now
 from feedback.writing import NotFound
 from retrieval.errors import GroundloopError
 
@@ -64,8 +64,8 @@ def add_source(db: Database, *, name: str, kind: str, config: dict, shown: str, 
             raise GroundloopError(f"A source named '{name}' exists already: remove it first to change it.")
         source = Source(name=name, kind=kind, config=config, shown=shown[:2000], groups=list(groups))
         session.add(source)
-        session.add(Event(actor_id=actor_id, action="source_added", subject_type=SUBJECT, subject_id=name,
-                          data={"kind": kind, "from": source.shown, "groups": list(groups)}))
+        events.add(session, actor_id=actor_id, action="source_added", subject_type=SUBJECT, subject_id=name,
+                   data={"kind": kind, "from": source.shown, "groups": list(groups)})
     return source
 
 
@@ -80,8 +80,8 @@ def remove_source(db: Database, *, name: str, holder: str | None = None, actor_i
             raise _busy(source)
         session.execute(delete(SyncRun).where(SyncRun.source == name))
         session.delete(source)
-        session.add(Event(actor_id=actor_id, action="source_removed", subject_type=SUBJECT, subject_id=name,
-                          data={"kind": source.kind, "from": source.shown}))
+        events.add(session, actor_id=actor_id, action="source_removed", subject_type=SUBJECT, subject_id=name,
+                   data={"kind": source.kind, "from": source.shown})
     return source
 
 
@@ -162,10 +162,7 @@ def finish(db: Database, *, run: SyncRun, counts: Counts, mark: dict | None, nex
     and a ``sync_finished`` event with the counts."""
     at = now()
     values = dict(mark=mark, synced_at=at, failures=0, last_error=None, due_at=at + timedelta(seconds=next_in_seconds))
-    run = _end(db, run, at=at, status="finished", values=values, **counts.as_dict())
-    events.record(db, action="sync_finished", subject_type=SUBJECT, subject_id=run.source, run_id=run.id,
-                  full=run.full, **counts.as_dict())
-    return run
+    return _end(db, run, at=at, status="finished", values=values, event={**counts.as_dict()}, **counts.as_dict())
 
 
 def fail(db: Database, *, run: SyncRun, error: str, retry_seconds: float, max_backoff_seconds: float) -> SyncRun:
@@ -178,10 +175,8 @@ def fail(db: Database, *, run: SyncRun, error: str, retry_seconds: float, max_ba
         failures = (source.failures if source else 0) + 1
     wait = min(retry_seconds * 2 ** (failures - 1), max_backoff_seconds)
     values = dict(failures=failures, last_error=error, due_at=at + timedelta(seconds=wait))
-    run = _end(db, run, at=at, status="failed", values=values, error=error)
-    events.record(db, action="sync_failed", subject_type=SUBJECT, subject_id=run.source, run_id=run.id,
-                  full=run.full, error=error, failures=failures)
-    return run
+    return _end(db, run, at=at, status="failed", values=values, event={"error": error, "failures": failures},
+                error=error)
 
 
 def runs(db: Database, *, name: str | None = None, limit: int = 20) -> list[SyncRun]:
@@ -202,7 +197,9 @@ def last_runs(db: Database) -> dict[str, SyncRun]:
         return {run.source: run for run in found}
 
 
-def _end(db: Database, run: SyncRun, *, at: datetime, status: str, values: dict[str, Any], **result: Any) -> SyncRun:
+def _end(db: Database, run: SyncRun, *, at: datetime, status: str, values: dict[str, Any], event: dict[str, Any],
+         **result: Any) -> SyncRun:
+    """The run's end, the source's new state and the ``sync_<status>`` event (``event``: its data), at once."""
     with db.write() as session:
         session.execute(update(Source).where(Source.name == run.source).values(**values))
         _release(session, name=run.source, holder=run.holder)
@@ -214,6 +211,8 @@ def _end(db: Database, run: SyncRun, *, at: datetime, status: str, values: dict[
             setattr(stored, key, value)
         if stored is not run:
             session.add(stored)
+        events.add(session, action=f"sync_{status}", subject_type=SUBJECT, subject_id=run.source,
+                   data={"run_id": run.id, "full": run.full, **event})
     return stored
 
 

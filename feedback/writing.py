@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from feedback.models import Citation, Event, Feedback, now
+from feedback import events
+from feedback.models import Citation, Feedback, now
 from retrieval.errors import GroundloopError
 
 
@@ -20,8 +21,8 @@ class NotFound(GroundloopError):
 
 
 def _log(session: Session, *, actor_id: str | None, action: str, subject: Any, **data: Any) -> None:
-    session.add(Event(actor_id=actor_id, action=action, subject_type=type(subject).__tablename__,
-                      subject_id=str(subject.id), data=data))
+    events.add(session, actor_id=actor_id, action=action, subject_type=type(subject).__tablename__,
+               subject_id=str(subject.id), data=data)
 
 
 def _mark(session: Session, *, answer_id: str, user_id: str, rank: int, relevant: bool, **logged: Any) -> Feedback:
