@@ -6,8 +6,8 @@ and every answer, mark, thumb, open and review is written by the feedback writer
 Like a team, not like one tireless tester: the questions are spread over many accounts; only a
 share of answers is rated (``rate``), some marks and thumbs are wrong (``noise``); sources are
 opened following a position-based click model (people look at [1] far more often than at [5],
-and open what looks relevant more often than what does not); a reviewer attaches the right
-sources to answers rated down that showed none of them. An attacker (``attack``) does what one
+and open what looks relevant more often than what does not); a reviewer works through the review
+queue (answers flagged by the check or rated down) and attaches the right sources to each. An attacker (``attack``) does what one
 account did to a real deployment: appends a phrase that surfaces an unrelated document to many
 claims, marks that document relevant and the right ones not, rates down and names it in a
 correction; and on a few claims asked word for word marks a shown irrelevant source relevant.
@@ -86,8 +86,8 @@ def give_feedback(
     behaviour: Behaviour | None = None,
 ) -> Tally:
     """For each query, one of the accounts asks; it may open sources, and if it rates: marks each cited
-    source relevant or not, thumbs up if any was relevant, else down; when it rated down and no shown
-    source was relevant, the reviewer attaches the relevant documents."""
+    source relevant or not, thumbs up if any was relevant, else down. The reviewer works through the
+    review queue: to each answer flagged by the check or rated down it attaches the relevant documents."""
     behaviour = behaviour or Behaviour()
     users, reviewer_id = simulated_team(db, behaviour.accounts)
     chance = random.Random(behaviour.seed)
@@ -106,22 +106,23 @@ def give_feedback(
         tally.questions += 1
         if progress:
             progress(1)
-        if chance.random() >= behaviour.rate:
-            continue
-        cited = [c for c in result.citations if c.cited]
-        for citation in cited:
-            right = (citation.doc_id in relevant) != (chance.random() < behaviour.noise)
-            opinions.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=citation.n, relevant=right)
-        up = any(c.doc_id in relevant for c in cited) != (chance.random() < behaviour.noise)
-        opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
-        if not up and relevant and not relevant.intersection(c.doc_id for c in result.citations):
+        rated = chance.random() < behaviour.rate
+        up = True
+        if rated:
+            cited = [c for c in result.citations if c.cited]
+            for citation in cited:
+                right = (citation.doc_id in relevant) != (chance.random() < behaviour.noise)
+                opinions.record_source_mark(db, answer_id=answer.id, user_id=user_id, rank=citation.n, relevant=right)
+            up = any(c.doc_id in relevant for c in cited) != (chance.random() < behaviour.noise)
+            opinions.record_thumb(db, answer_id=answer.id, user_id=user_id, up=up)
+            tally.rated += 1
+            tally.marks += len(cited)
+            tally.thumbs_up += up
+        if relevant and (not up or answer.verdict == "flagged"):  # in the review queue
             reviews.record_review(
                 db, answer_id=answer.id, reviewer_id=reviewer_id, decision="approved", text=None, doc_ids=sorted(relevant)
             )
             tally.reviews += 1
-        tally.rated += 1
-        tally.marks += len(cited)
-        tally.thumbs_up += up
     return tally
 
 

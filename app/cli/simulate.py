@@ -39,8 +39,8 @@ def simulate(
 
     The questions are spread over --accounts simulated people; a --rate share of answers is rated
     (each cited source marked by the judgements, a --noise share of marks wrong, and a thumb); sources
-    are opened by a position-based click model; a simulated reviewer attaches the relevant documents
-    when an answer rated down showed none. --attack adds one account that pushes an unrelated document
+    are opened by a position-based click model; a simulated reviewer works through the review queue
+    (answers flagged by the check or rated down) and attaches the relevant documents to each. --attack adds one account that pushes an unrelated document
     onto measured claims, then the plain gate decides. All of it is written to the data folder's
     database, as people's feedback is: use a --data-dir of its own.
     """
