@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +32,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from langchain_core.documents import Document
-from sqlalchemy import func, or_
 from sqlmodel import select
 
 from app import prompts
@@ -40,6 +39,8 @@ from app.http_errors import http_error
 from feedback import accounts, export, membership, policy, reviews
 from feedback.db import Database
 from feedback.models import Answer, Citation, Feedback, Review, User
+from feedback.names import UNSURE_SHARE
+from feedback.review_queue import REASONS, Queued, queue
 from feedback.visibility import GroupsOf, Viewer
 from feedback.writing import NotAllowed
 from retrieval.errors import GroundloopError
@@ -48,66 +49,14 @@ PAGE_SIZE = 20
 SEARCH_RESULTS = 10
 SEARCH_CHARS = 1000
 SNIPPET_CHARS = 300
-REASONS = ("flagged", "down", "comment", "correction")
 REASON_LABELS = {"flagged": "flagged by the check", "down": "rated down", "comment": "commented on",
-                 "correction": "corrected"}
+                 "correction": "corrected", "unsure": "unrated, weakly matched"}
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates" / "review")
 ASSETS = Path(__file__).parent / "static"
 ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 SIGN_IN = "/chat/login"
 BACK_COOKIE = "groundloop_after_sign_in"  # read by public/groundloop.js once the person is signed in
 BACK_SECONDS = 600
-
-
-@dataclass(frozen=True)
-class Queued:
-    answer: Answer
-    downs: int
-    comments: int
-    corrections: int
-    best_similarity: float
-
-    @property
-    def reasons(self) -> list[str]:
-        given = {"flagged": self.answer.verdict == "flagged", "down": self.downs > 0,
-                 "comment": self.comments > 0, "correction": self.corrections > 0}
-        return [reason for reason in REASONS if given[reason]]
-
-    @property
-    def priority(self) -> float:
-        """Most uncertain first: the check's doubt, people's doubt, and how weakly retrieval matched."""
-        return (2.0 * (self.answer.verdict == "flagged") + self.downs + (self.corrections > 0)
-                + 0.5 * (self.comments > 0) + (1.0 - self.best_similarity))
-
-
-def queue(db: Database, *, since: date | None = None, viewer: Viewer | None = None) -> list[Queued]:
-    """Unreviewed answers with at least one reason to look at them, most uncertain first; only those
-    ``viewer`` may see, when given."""
-
-    def count(*where) -> Any:
-        return (select(func.count()).select_from(Feedback)
-                .where(Feedback.answer_id == Answer.id, *where).correlate(Answer).scalar_subquery())
-
-    downs = count(Feedback.kind == "thumb", Feedback.value == -1)
-    comments = count(Feedback.kind == "comment")
-    corrections = count(Feedback.kind == "correction")
-    best = (select(func.max(Citation.similarity)).where(Citation.answer_id == Answer.id)
-            .correlate(Answer).scalar_subquery())
-    reviewed = select(Review.id).where(Review.answer_id == Answer.id).correlate(Answer).exists()
-    query = select(Answer, downs, comments, corrections, best).where(
-        ~reviewed, or_(Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0)
-    )
-    if since is not None:
-        query = query.where(Answer.created_at >= datetime.combine(since, datetime.min.time(), UTC))
-    with db.read() as session:
-        rows = session.exec(query).all()
-    items = [Queued(a, d, c, k, float(b or 0.0)) for a, d, c, k, b in rows]
-    if viewer is not None and viewer.groups is not None:
-        seen = viewer.answers(db, [item.answer.id for item in items])
-        items = [item for item in items if item.answer.id in seen]
-    items.sort(key=lambda item: item.answer.created_at, reverse=True)  # among equals, newest first
-    items.sort(key=lambda item: item.priority, reverse=True)
-    return items
 
 
 def reviewer_dependency(db: Callable[[], Database], secret: Callable[[], str]) -> Callable:
@@ -160,10 +109,12 @@ may see (None: every chunk), as the chat's retriever returns them."""
 
 
 def router(
-    db: Callable[[], Database], secret: Callable[[], str], search: Search, groups_of: GroupsOf | None = None
+    db: Callable[[], Database], secret: Callable[[], str], search: Search, groups_of: GroupsOf | None = None,
+    unsure_share: float = UNSURE_SHARE,
 ) -> APIRouter:
     """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs;
-    the item page's search box asks ``search``; ``groups_of`` reads documents' groups from the index."""
+    the item page's search box asks ``search``; ``groups_of`` reads documents' groups from the index;
+    ``unsure_share`` of the least-matched unrated answers are queued as unsure."""
     db, secret = cache(db), cache(secret)
     Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
     pages = APIRouter(prefix="/review", include_in_schema=False)
@@ -190,14 +141,14 @@ def router(
     def queue_page(
         request: Request,
         user: Reviewer,
-        reason: Annotated[str | None, Query(pattern="^(flagged|down|comment|correction)?$")] = None,
+        reason: Annotated[str | None, Query(pattern="^(flagged|down|comment|correction|unsure)?$")] = None,
         since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
         page: Annotated[int, Query(ge=1)] = 1,
         decided: str | None = None,
     ) -> HTMLResponse:
         reason, since = reason or None, _day(since)  # the filter form sends empty fields for "any"
         seen = viewer(user)
-        items = queue(db(), since=since, viewer=seen)
+        items = queue(db(), since=since, viewer=seen, unsure_share=unsure_share)
         counts = {r: sum(r in item.reasons for item in items) for r in REASONS}
         shown = [item for item in items if reason is None or reason in item.reasons]
         pages_total = max(1, math.ceil(len(shown) / PAGE_SIZE))
@@ -239,7 +190,7 @@ def router(
         if len(q) > SEARCH_CHARS:
             raise HTTPException(422, f"q: at most {SEARCH_CHARS} characters.")
         found = _found(search(q, SEARCH_RESULTS, groups=seen.groups)) if q.strip() else []
-        previous, following = _neighbours(queue(db(), viewer=seen), answer_id)
+        previous, following = _neighbours(queue(db(), viewer=seen, unsure_share=unsure_share), answer_id)
         return TEMPLATES.TemplateResponse(request, "answer.html", {
             "user": user, "q": q, "found": found, "previous": previous, "next": following,
             "confirmation": _confirmation(db(), decided, seen) or _mark_confirmation(details, marked), **details,
@@ -257,7 +208,7 @@ def router(
         seen = await run_in_threadpool(visible, user, answer_id)
         if decision == "approved" and not await run_in_threadpool(seen.may_see, doc_ids):
             raise HTTPException(400, "Attach only documents you may see.")
-        _, following = _neighbours(await run_in_threadpool(lambda: queue(db(), viewer=seen)), answer_id)
+        _, following = _neighbours(await run_in_threadpool(lambda: queue(db(), viewer=seen, unsure_share=unsure_share)), answer_id)
         await _decided(
             reviews.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
             text=text if decision == "approved" else None,

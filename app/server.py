@@ -79,7 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(OfflinePage)
     app.include_router(dashboard.router(database, root.auth_secret))
     app.include_router(review.router(database, root.auth_secret,
-                                     _search(root), lambda doc_ids: root.index.groups_of(doc_ids)))
+                                     _search(root), lambda doc_ids: root.index.groups_of(doc_ids),
+                                     unsure_share=settings.review_unsure_share))
     app.include_router(review_documents.router(lambda: root, root.auth_secret))
     app.include_router(api.router)
     app.include_router(api_documents.router)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from feedback.names import ACCOUNT_SHARE, FEEDBACK_ACTIONS
+from feedback.names import ACCOUNT_SHARE, FEEDBACK_ACTIONS, UNSURE_SHARE
 from retrieval.errors import GroundloopError
 
 MIN_SECRET_CHARS = 32
@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         default=ACCOUNT_SHARE, gt=0.0, le=1.0,
         description="The most one account's feedback may weigh in what a retrain learns and in the held-out "
         "judgement (never less than an equal share among the accounts that gave feedback).",
+    )
+
+    review_unsure_share: float = Field(
+        default=UNSURE_SHARE, ge=0.0, le=1.0,
+        description="The review queue also holds answers nobody rated whose best source matched among this share "
+        "of the least well (0: only flagged, rated-down, commented and corrected answers).",
     )
 
     webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")

@@ -8,3 +8,6 @@ FORMATS = ("jsonl", "csv", "parquet", "chat-jsonl", "preference-jsonl", "qrels")
 FEEDBACK_ACTIONS = ("thumb", "thumb_deleted", "comment", "source_mark", "correction", "review")
 ACCOUNT_SHARE = 0.1
 """The default cap on one account's share of what a retrain learns (``GROUNDLOOP_LEARNING_ACCOUNT_SHARE``)."""
+UNSURE_SHARE = 0.3
+"""The default share of least-matched answers the review queue calls unsure when nobody rated them
+(``GROUNDLOOP_REVIEW_UNSURE_SHARE``)."""

@@ -6,8 +6,9 @@ and every answer, mark, thumb, open and review is written by the feedback writer
 Like a team, not like one tireless tester: the questions are spread over many accounts; only a
 share of answers is rated (``rate``), some marks and thumbs are wrong (``noise``); sources are
 opened following a position-based click model (people look at [1] far more often than at [5],
-and open what looks relevant more often than what does not); a reviewer works through the review
-queue (answers flagged by the check or rated down) and attaches the right sources to each. An attacker (``attack``) does what one
+and open what looks relevant more often than what does not); once a round of the team has asked,
+a reviewer works through the review queue (``feedback.review_queue``: flagged, rated down, or
+unrated and weakly matched) and attaches the right sources to each answer in it. An attacker (``attack``) does what one
 account did to a real deployment: appends a phrase that surfaces an unrelated document to many
 claims, marks that document relevant and the right ones not, rates down and names it in a
 correction; and on a few claims asked word for word marks a shown irrelevant source relevant.
@@ -17,8 +18,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from feedback import accounts, answer_log, opinions, reviews
+from feedback import accounts, answer_log, opinions, review_queue, reviews
 from feedback.db import Database
+from feedback.names import UNSURE_SHARE
 from feedback.results import AnswerResult
 
 USER, REVIEWER, ATTACKER = "simulated-user", "simulated-reviewer", "simulated-attacker"
@@ -48,6 +50,8 @@ class Behaviour:
     noise: float = 0.0
     """The share of marks and thumbs that say the opposite of the judgements."""
     opens: bool = False
+    unsure_share: float = UNSURE_SHARE
+    """The review queue's share of least-matched unrated answers (``GROUNDLOOP_REVIEW_UNSURE_SHARE``)."""
     seed: int = 0
 
 
@@ -86,17 +90,19 @@ def give_feedback(
     behaviour: Behaviour | None = None,
 ) -> Tally:
     """For each query, one of the accounts asks; it may open sources, and if it rates: marks each cited
-    source relevant or not, thumbs up if any was relevant, else down. The reviewer works through the
-    review queue: to each answer flagged by the check or rated down it attaches the relevant documents."""
+    source relevant or not, thumbs up if any was relevant, else down. After each round of the accounts,
+    the reviewer works through the review queue and attaches the relevant documents to each answer."""
     behaviour = behaviour or Behaviour()
     users, reviewer_id = simulated_team(db, behaviour.accounts)
     chance = random.Random(behaviour.seed)
     tally = Tally()
+    asked: dict[str, set[str]] = {}
     for i, (qid, question) in enumerate(queries.items()):
         user_id = users[i % len(users)]
         result = ask(question)
         relevant = {doc for doc, grade in qrels.get(qid, {}).items() if grade > 0}
         answer = answer_log.record_result(db, result, user_id=user_id)
+        asked[answer.id] = relevant
         if behaviour.opens:
             for citation in result.citations:
                 looked = EXAMINED[citation.n - 1] if citation.n <= len(EXAMINED) else 0.2
@@ -106,9 +112,7 @@ def give_feedback(
         tally.questions += 1
         if progress:
             progress(1)
-        rated = chance.random() < behaviour.rate
-        up = True
-        if rated:
+        if chance.random() < behaviour.rate:
             cited = [c for c in result.citations if c.cited]
             for citation in cited:
                 right = (citation.doc_id in relevant) != (chance.random() < behaviour.noise)
@@ -118,11 +122,8 @@ def give_feedback(
             tally.rated += 1
             tally.marks += len(cited)
             tally.thumbs_up += up
-        if relevant and (not up or answer.verdict == "flagged"):  # in the review queue
-            reviews.record_review(
-                db, answer_id=answer.id, reviewer_id=reviewer_id, decision="approved", text=None, doc_ids=sorted(relevant)
-            )
-            tally.reviews += 1
+        if (i + 1) % len(users) == 0 or i + 1 == len(queries):
+            tally.reviews += _review(db, reviewer_id, asked, behaviour.unsure_share)
     return tally
 
 
@@ -169,6 +170,17 @@ def attack(
             done.feedback += 1
         if progress:
             progress(1)
+    return done
+
+
+def _review(db: Database, reviewer_id: str, relevant: dict[str, set[str]], unsure_share: float) -> int:
+    """The reviewer approves each queued answer with its ``relevant`` documents attached; how many."""
+    done = 0
+    for item in review_queue.queue(db, unsure_share=unsure_share):
+        if relevant.get(item.answer.id):
+            reviews.record_review(db, answer_id=item.answer.id, reviewer_id=reviewer_id, decision="approved",
+                                  text=None, doc_ids=sorted(relevant[item.answer.id]))
+            done += 1
     return done
 
 

@@ -39,8 +39,9 @@ def simulate(
 
     The questions are spread over --accounts simulated people; a --rate share of answers is rated
     (each cited source marked by the judgements, a --noise share of marks wrong, and a thumb); sources
-    are opened by a position-based click model; a simulated reviewer works through the review queue
-    (answers flagged by the check or rated down) and attaches the relevant documents to each. --attack adds one account that pushes an unrelated document
+    are opened by a position-based click model; after each round of the team a simulated reviewer
+    works through the review queue (flagged, rated down, or unrated and weakly matched: see
+    GROUNDLOOP_REVIEW_UNSURE_SHARE) and attaches the relevant documents to each answer in it. --attack adds one account that pushes an unrelated document
     onto measured claims, then the plain gate decides. All of it is written to the data folder's
     database, as people's feedback is: use a --data-dir of its own.
     """
@@ -61,7 +62,8 @@ def simulate(
     root = Root(settings)
     db, chain = root.database, root.chain
     before, before_run = measure_with_progress(chain.retriever, eval_queries, qrels, ranker=chain.ranker())
-    behaviour = Behaviour(accounts=accounts, rate=rate, noise=noise, opens=opens, seed=seed)
+    behaviour = Behaviour(accounts=accounts, rate=rate, noise=noise, opens=opens, seed=seed,
+                          unsure_share=settings.review_unsure_share)
     with progress() as bar:
         task = bar.add_task("Answering and judging", total=len(feedback_queries))
         tally = give_feedback(db, ask=chain.run, queries=feedback_queries, qrels=qrels, behaviour=behaviour,

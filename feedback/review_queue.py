@@ -1,0 +1,96 @@
+"""The review queue: unreviewed answers with a reason for a reviewer to look, most uncertain first.
+
+An answer is queued when the check flagged it, someone rated it down, commented or corrected it;
+or, since most answers are never rated, when nobody rated it and retrieval matched it less well
+than most (*unsure*: its best source's similarity is among the lowest ``unsure_share`` of all
+answers'). The reviewer then learns where people said nothing: on SciFact, the answers that
+showed no relevant source are twice as common among the least-matched third as overall.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, func, or_
+from sqlmodel import select
+
+from feedback.db import Database
+from feedback.models import Answer, Citation, Feedback, Review
+from feedback.names import UNSURE_SHARE
+from feedback.visibility import Viewer
+
+REASONS = ("flagged", "down", "comment", "correction", "unsure")
+
+
+@dataclass(frozen=True)
+class Queued:
+    answer: Answer
+    downs: int
+    comments: int
+    corrections: int
+    best_similarity: float
+    unsure: bool = False
+    """Nobody rated it and retrieval matched it among the least well."""
+
+    @property
+    def reasons(self) -> list[str]:
+        given = {"flagged": self.answer.verdict == "flagged", "down": self.downs > 0,
+                 "comment": self.comments > 0, "correction": self.corrections > 0, "unsure": self.unsure}
+        return [reason for reason in REASONS if given[reason]]
+
+    @property
+    def priority(self) -> float:
+        """Most uncertain first: the check's doubt, people's doubt, and how weakly retrieval matched."""
+        return (2.0 * (self.answer.verdict == "flagged") + self.downs + (self.corrections > 0)
+                + 0.5 * (self.comments > 0) + 0.5 * self.unsure + (1.0 - self.best_similarity))
+
+
+def queue(
+    db: Database, *, since: date | None = None, viewer: Viewer | None = None, unsure_share: float = UNSURE_SHARE
+) -> list[Queued]:
+    """Unreviewed answers with at least one reason to look at them, most uncertain first; only those
+    ``viewer`` may see, when given. ``unsure_share``: the share of least-matched answers that count
+    as unsure when nobody rated them (0: none)."""
+
+    def count(*where) -> Any:
+        return (select(func.count()).select_from(Feedback)
+                .where(Feedback.answer_id == Answer.id, *where).correlate(Answer).scalar_subquery())
+
+    downs = count(Feedback.kind == "thumb", Feedback.value == -1)
+    thumbs = count(Feedback.kind == "thumb")
+    comments = count(Feedback.kind == "comment")
+    corrections = count(Feedback.kind == "correction")
+    best = (select(func.max(Citation.similarity)).where(Citation.answer_id == Answer.id)
+            .correlate(Answer).scalar_subquery())
+    reviewed = select(Review.id).where(Review.answer_id == Answer.id).correlate(Answer).exists()
+    after = [Answer.created_at >= datetime.combine(since, datetime.min.time(), UTC)] if since is not None else []
+    cutoff = _unsure_below(db, unsure_share, after)
+    unsure = and_(thumbs == 0, func.coalesce(best, 0.0) <= cutoff) if cutoff is not None else None
+    reasons = [Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0]
+    query = select(Answer, downs, comments, corrections, best, thumbs).where(
+        ~reviewed, or_(*reasons, *([unsure] if unsure is not None else [])), *after
+    )
+    with db.read() as session:
+        rows = session.exec(query).all()
+    items = [Queued(a, d, c, k, float(b or 0.0), cutoff is not None and t == 0 and float(b or 0.0) <= cutoff)
+             for a, d, c, k, b, t in rows]
+    if viewer is not None and viewer.groups is not None:
+        seen = viewer.answers(db, [item.answer.id for item in items])
+        items = [item for item in items if item.answer.id in seen]
+    items.sort(key=lambda item: item.answer.created_at, reverse=True)  # among equals, newest first
+    items.sort(key=lambda item: item.priority, reverse=True)
+    return items
+
+
+def _unsure_below(db: Database, share: float, after: list) -> float | None:
+    """The best-source similarity at or below which an answer is among the ``share`` least matched
+    (of the answers ``after`` selects); None when no answer counts as unsure."""
+    if share <= 0:
+        return None
+    best = select(func.max(Citation.similarity)).join(Answer, Answer.id == Citation.answer_id).where(*after)
+    with db.read() as session:
+        found = session.exec(best.group_by(Citation.answer_id)).all()
+    if not found:
+        return None
+    return float(np.quantile(np.array([s or 0.0 for s in found], dtype=float), share, method="lower"))
