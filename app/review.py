@@ -50,7 +50,7 @@ SEARCH_RESULTS = 10
 SEARCH_CHARS = 1000
 SNIPPET_CHARS = 300
 REASON_LABELS = {"flagged": "flagged by the check", "down": "rated down", "comment": "commented on",
-                 "correction": "corrected", "unsure": "unrated, weakly matched"}
+                 "correction": "corrected", "unsure": "weakly matched"}
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates" / "review")
 ASSETS = Path(__file__).parent / "static"
 ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
@@ -114,7 +114,7 @@ def router(
 ) -> APIRouter:
     """The review pages over the database ``db()`` opens, signed in with tokens ``secret()`` signs;
     the item page's search box asks ``search``; ``groups_of`` reads documents' groups from the index;
-    ``unsure_share`` of the least-matched unrated answers are queued as unsure."""
+    ``unsure_share`` of the least-matched answers are queued as unsure."""
     db, secret = cache(db), cache(secret)
     Reviewer = Annotated[User, Depends(reviewer_dependency(db, secret))]
     pages = APIRouter(prefix="/review", include_in_schema=False)

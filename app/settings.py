@@ -106,8 +106,8 @@ class Settings(BaseSettings):
 
     review_unsure_share: float = Field(
         default=UNSURE_SHARE, ge=0.0, le=1.0,
-        description="The review queue also holds answers nobody rated whose best source matched among this share "
-        "of the least well (0: only flagged, rated-down, commented and corrected answers).",
+        description="The review queue also holds the answers whose best source matched among this share of the "
+        "least well, whatever their thumbs (0: only flagged, rated-down, commented and corrected answers).",
     )
 
     webhook_urls: Urls = Field(default=[], description="Each feedback and review event is POSTed to each of these.")

@@ -1,10 +1,11 @@
 """The review queue: unreviewed answers with a reason for a reviewer to look, most uncertain first.
 
 An answer is queued when the check flagged it, someone rated it down, commented or corrected it;
-or, since most answers are never rated, when nobody rated it and retrieval matched it less well
-than most (*unsure*: its best source's similarity is among the lowest ``unsure_share`` of all
-answers'). The reviewer then learns where people said nothing: on SciFact, the answers that
-showed no relevant source are twice as common among the least-matched third as overall.
+or when retrieval matched it less well than most (*unsure*: its best source's similarity is among
+the lowest ``unsure_share`` of all answers'), whatever its thumbs say. Most answers are never
+rated, and one person's thumb up is one account's word, which learning does not spread to others
+on its own; a reviewer's decision on the least-matched answers is where a look teaches most: on
+SciFact, the least-matched 30% of answers hold half of those that showed no relevant source.
 """
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import select
 
 from feedback.db import Database
@@ -31,7 +32,7 @@ class Queued:
     corrections: int
     best_similarity: float
     unsure: bool = False
-    """Nobody rated it and retrieval matched it among the least well."""
+    """Retrieval matched it among the least well."""
 
     @property
     def reasons(self) -> list[str]:
@@ -51,14 +52,13 @@ def queue(
 ) -> list[Queued]:
     """Unreviewed answers with at least one reason to look at them, most uncertain first; only those
     ``viewer`` may see, when given. ``unsure_share``: the share of least-matched answers that count
-    as unsure when nobody rated them (0: none)."""
+    as unsure (0: none)."""
 
     def count(*where) -> Any:
         return (select(func.count()).select_from(Feedback)
                 .where(Feedback.answer_id == Answer.id, *where).correlate(Answer).scalar_subquery())
 
     downs = count(Feedback.kind == "thumb", Feedback.value == -1)
-    thumbs = count(Feedback.kind == "thumb")
     comments = count(Feedback.kind == "comment")
     corrections = count(Feedback.kind == "correction")
     best = (select(func.max(Citation.similarity)).where(Citation.answer_id == Answer.id)
@@ -66,15 +66,15 @@ def queue(
     reviewed = select(Review.id).where(Review.answer_id == Answer.id).correlate(Answer).exists()
     after = [Answer.created_at >= datetime.combine(since, datetime.min.time(), UTC)] if since is not None else []
     cutoff = _unsure_below(db, unsure_share, after)
-    unsure = and_(thumbs == 0, func.coalesce(best, 0.0) <= cutoff) if cutoff is not None else None
+    unsure = func.coalesce(best, 0.0) <= cutoff if cutoff is not None else None
     reasons = [Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0]
-    query = select(Answer, downs, comments, corrections, best, thumbs).where(
+    query = select(Answer, downs, comments, corrections, best).where(
         ~reviewed, or_(*reasons, *([unsure] if unsure is not None else [])), *after
     )
     with db.read() as session:
         rows = session.exec(query).all()
-    items = [Queued(a, d, c, k, float(b or 0.0), cutoff is not None and t == 0 and float(b or 0.0) <= cutoff)
-             for a, d, c, k, b, t in rows]
+    items = [Queued(a, d, c, k, float(b or 0.0), cutoff is not None and float(b or 0.0) <= cutoff)
+             for a, d, c, k, b in rows]
     if viewer is not None and viewer.groups is not None:
         seen = viewer.answers(db, [item.answer.id for item in items])
         items = [item for item in items if item.answer.id in seen]

@@ -8,7 +8,7 @@ share of answers is rated (``rate``), some marks and thumbs are wrong (``noise``
 opened following a position-based click model (people look at [1] far more often than at [5],
 and open what looks relevant more often than what does not); once a round of the team has asked,
 a reviewer works through the review queue (``feedback.review_queue``: flagged, rated down, or
-unrated and weakly matched) and attaches the right sources to each answer in it. An attacker (``attack``) does what one
+weakly matched) and attaches the right sources to each answer in it. An attacker (``attack``) does what one
 account did to a real deployment: appends a phrase that surfaces an unrelated document to many
 claims, marks that document relevant and the right ones not, rates down and names it in a
 correction; and on a few claims asked word for word marks a shown irrelevant source relevant.
@@ -51,7 +51,7 @@ class Behaviour:
     """The share of marks and thumbs that say the opposite of the judgements."""
     opens: bool = False
     unsure_share: float = UNSURE_SHARE
-    """The review queue's share of least-matched unrated answers (``GROUNDLOOP_REVIEW_UNSURE_SHARE``)."""
+    """The review queue's share of least-matched answers (``GROUNDLOOP_REVIEW_UNSURE_SHARE``)."""
     seed: int = 0
 
 

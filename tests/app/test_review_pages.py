@@ -59,7 +59,7 @@ def searcher(settings):
 def client(db, people, settings, monkeypatch):
     """A client of the review pages; ``client.sign_in(name)`` sets Chainlit's cookie."""
     site = FastAPI()
-    site.include_router(review.router(lambda: db, lambda: SECRET, searcher(settings)))
+    site.include_router(review.router(lambda: db, lambda: SECRET, searcher(settings), unsure_share=0.0))
     client = TestClient(site)
     client.sign_in = lambda name: client.cookies.set("access_token", token(name, monkeypatch))
     return client
@@ -195,17 +195,20 @@ def test_the_queue_puts_the_most_uncertain_first_and_counts_each_reason(client, 
     client.sign_in("rita")
     html = client.get("/review").text
     assert queue_ids(html) == [doubted[k].id for k in ("flagged", "downed", "corrected", "commented")]
-    # "Flagged and weakly retrieved?" is also unsure: nobody rated it and it matched among the least
-    # well; "Liked?" matched worse but was rated.
-    assert counts(html) == {"flagged": 1, "down": 1, "comment": 2, "correction": 1, "unsure": 1}
+    assert counts(html) == {"flagged": 1, "down": 1, "comment": 2, "correction": 1, "unsure": 0}
     assert "4 to review" in html
 
 
-def test_answers_nobody_rated_that_matched_least_well_are_queued_as_unsure(db, people, settings, monkeypatch) -> None:
+def test_the_answers_that_matched_least_well_are_queued_as_unsure_whatever_their_thumbs(
+    db, people, settings, monkeypatch
+) -> None:
     weak = [answer(db, f"Weakly matched {i}?", similarity=0.12 - i / 100) for i in range(3)]
-    rated = answer(db, "Weak but rated?", similarity=0.05)
-    opinions.record_thumb(db, answer_id=rated.id, user_id=people["alice"].id, up=True)
-    for i in range(6):
+    liked = answer(db, "Weak but liked?", similarity=0.13)
+    opinions.record_thumb(db, answer_id=liked.id, user_id=people["alice"].id, up=True)
+    looked_at = answer(db, "Weak but reviewed?", similarity=0.05)
+    reviews.record_review(db, answer_id=looked_at.id, reviewer_id=people["rita"].id, decision="approved", text=None,
+                          doc_ids=[])
+    for i in range(5):
         answer(db, f"Well matched {i}?", similarity=0.8)
 
     def queue_with(share: float) -> str:
@@ -215,9 +218,9 @@ def test_answers_nobody_rated_that_matched_least_well_are_queued_as_unsure(db, p
         client.cookies.set("access_token", token("rita", monkeypatch))
         return client.get("/review").text
 
-    html = queue_with(0.4)  # the four least matched of ten: three unrated, one rated
-    assert queue_ids(html) == [a.id for a in reversed(weak)]  # the least matched first
-    assert counts(html)["unsure"] == 3 and "unrated, weakly matched" in html
+    html = queue_with(0.5)  # the five least matched of ten; one of them already reviewed
+    assert queue_ids(html) == [a.id for a in reversed(weak)] + [liked.id]  # the least matched first
+    assert counts(html)["unsure"] == 4 and "weakly matched" in html
     assert queue_ids(queue_with(0.0)) == []
 
 

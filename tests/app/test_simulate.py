@@ -71,3 +71,17 @@ def test_feedback_on_two_wordings_finds_the_answer_for_the_third(tmp_path: Path,
     assert result["before"]["ndcg@10"] < 0.6
     assert result["after"]["ndcg@10"] == 1.0  # every measured wording now finds its document first
     assert result["after"]["mrr@10"] == 1.0
+
+
+def test_when_nobody_rates_the_reviewer_works_through_the_queue(tmp_path: Path, embeddings) -> None:
+    """The check flags every answer here (no fact supports a question), so the queue holds them all."""
+    dataset = tiny_beir(tmp_path / "tiny")
+    shown = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path / "data"), "simulate", str(dataset), "--split-by-parity", "train", "--json",
+              "--rate", "0", "--accounts", "4"],
+        env={"GROUNDLOOP_REVIEW_UNSURE_SHARE": "0"}, catch_exceptions=False,
+    )
+    assert shown.exit_code == 0, shown.output
+    result = json.loads(shown.stdout)
+    assert (result["rated"], result["reviews"]) == (0, 12)
+    assert result["after"]["ndcg@10"] == 1.0
