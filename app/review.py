@@ -208,7 +208,8 @@ def router(
         seen = await run_in_threadpool(visible, user, answer_id)
         if decision == "approved" and not await run_in_threadpool(seen.may_see, doc_ids):
             raise HTTPException(400, "Attach only documents you may see.")
-        _, following = _neighbours(await run_in_threadpool(lambda: queue(db(), viewer=seen, unsure_share=unsure_share)), answer_id)
+        queued = await run_in_threadpool(lambda: queue(db(), viewer=seen, unsure_share=unsure_share))
+        _, following = _neighbours(queued, answer_id)
         await _decided(
             reviews.record_review, db(), answer_id=answer_id, reviewer_id=user.id, decision=decision,
             text=text if decision == "approved" else None,

@@ -41,8 +41,9 @@ def simulate(
     (each cited source marked by the judgements, a --noise share of marks wrong, and a thumb); sources
     are opened by a position-based click model; after each round of the team a simulated reviewer
     works through the review queue (flagged, rated down, or weakly matched: see
-    GROUNDLOOP_REVIEW_UNSURE_SHARE) and attaches the relevant documents to each answer in it. --attack adds one account that pushes an unrelated document
-    onto measured claims, then the plain gate decides. All of it is written to the data folder's
+    GROUNDLOOP_REVIEW_UNSURE_SHARE) and attaches the relevant documents to each answer in it.
+    --attack adds one account that pushes an unrelated document onto measured claims, then the
+    plain gate decides. All of it is written to the data folder's
     database, as people's feedback is: use a --data-dir of its own.
     """
     from rich.table import Table
