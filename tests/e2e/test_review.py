@@ -28,8 +28,9 @@ REVIEWER = "dave"
 
 @pytest.fixture(scope="module")
 def review_server(e2e_dir: Path, data_dir: Path) -> Iterator[Server]:
-    """A server of its own (its verified answers would change other tests' answers), with a reviewer."""
-    server = start_server("review", data_dir, e2e_dir)
+    """A server of its own (its verified answers would change other tests' answers), with a reviewer; its
+    queue holds only doubted answers, not weakly matched ones, so the one rated down is all that waits."""
+    server = start_server("review", data_dir, e2e_dir, review_unsure_share="0")
     promoted = subprocess.run(
         [str(GROUNDLOOP), "--data-dir", str(server.data_dir), "users", "set-role", REVIEWER, "reviewer"],
         cwd=e2e_dir, env=_env(), capture_output=True, text=True, timeout=120,
