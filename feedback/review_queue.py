@@ -8,11 +8,11 @@ on its own; a reviewer's decision on the least-matched answers is where a look t
 SciFact, the least-matched 30% of answers hold half of those that showed no relevant source.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, or_
 from sqlmodel import select
 
@@ -85,12 +85,16 @@ def queue(
 
 def _unsure_below(db: Database, share: float, after: list) -> float | None:
     """The best-source similarity at or below which an answer is among the ``share`` least matched
-    (of the answers ``after`` selects); None when no answer counts as unsure."""
+    (of the answers ``after`` selects); None when no answer counts as unsure. Worked out in the
+    database: the answers' best similarities are never loaded."""
     if share <= 0:
         return None
-    best = select(func.max(Citation.similarity)).join(Answer, Answer.id == Citation.answer_id).where(*after)
+    best = (select(func.coalesce(func.max(Citation.similarity), 0.0).label("best"))
+            .select_from(Answer).outerjoin(Citation, Citation.answer_id == Answer.id).where(*after)
+            .group_by(Answer.id).subquery())
     with db.read() as session:
-        found = session.exec(best.group_by(Citation.answer_id)).all()
-    if not found:
-        return None
-    return float(np.quantile(np.array([s or 0.0 for s in found], dtype=float), share, method="lower"))
+        answers = session.exec(select(func.count()).select_from(best)).one()
+        if not answers:
+            return None
+        at = math.floor(share * (answers - 1))  # as numpy's quantile(..., method="lower")
+        return float(session.exec(select(best.c.best).order_by(best.c.best).offset(at).limit(1)).one())
