@@ -141,7 +141,7 @@ def router(
     def queue_page(
         request: Request,
         user: Reviewer,
-        reason: Annotated[str | None, Query(pattern="^(flagged|down|comment|correction|unsure)?$")] = None,
+        reason: Annotated[str | None, Query(pattern=f"^({'|'.join(REASONS)})?$")] = None,
         since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
         page: Annotated[int, Query(ge=1)] = 1,
         decided: str | None = None,

@@ -5,8 +5,8 @@ one, and one under attack; and the time to retrain on 10,000 feedback rows.
 
 Even claim ids give feedback, odd ones are measured (``groundloop simulate --split-by-parity train``),
 spread over 40 simulated accounts; a simulated reviewer works through the review queue after each
-round of the team ("rated / reviewed": of the 415 answers). "Unshared" odd claims are those none of whose relevant abstracts
-is relevant to an even claim. Under attack, one more account targets 220 odd claims (see
+round of the team ("rated / reviewed": of the 415 answers). "Unshared" odd claims are those none of
+whose relevant abstracts is relevant to an even claim. Under attack, one more account targets 220 odd claims (see
 docs/learning.md); "targeted" is their nDCG@10 asked by someone else, compared with the clean run.
 """
 
@@ -131,7 +131,8 @@ def main() -> None:
         elif attack:
             targeted = f"{attack['ndcg_before']:.4f} → {attack['ndcg_after']:.4f} (before feedback)"
         table.add_row(
-            name, f"{summary['rated']} / {summary['reviews']}", f"{summary['before']['ndcg@10']:.4f}", f"{summary['after']['ndcg@10']:.4f}",
+            name, f"{summary['rated']} / {summary['reviews']}",
+            f"{summary['before']['ndcg@10']:.4f}", f"{summary['after']['ndcg@10']:.4f}",
             f"{gain / clean_gain:.0%}" if clean_gain else "", f"{on(run, unshared) - on(before_run, unshared):+.4f}",
             "activated" if ranker["activated"] else f"refused: {ranker['refusal'] or 'not better'}",
             targeted, f"{attack['entered_top3']} of {attack['claims']}" if attack else "", f"{summary['seconds']:.0f}",

@@ -9,5 +9,5 @@ FEEDBACK_ACTIONS = ("thumb", "thumb_deleted", "comment", "source_mark", "correct
 ACCOUNT_SHARE = 0.1
 """The default cap on one account's share of what a retrain learns (``GROUNDLOOP_LEARNING_ACCOUNT_SHARE``)."""
 UNSURE_SHARE = 0.3
-"""The default share of least-matched answers the review queue calls unsure when nobody rated them
+"""The default share of least-matched answers the review queue holds as unsure, whatever their thumbs
 (``GROUNDLOOP_REVIEW_UNSURE_SHARE``)."""

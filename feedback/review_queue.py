@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import false, func, or_
 from sqlmodel import select
 
 from feedback.db import Database
@@ -66,15 +66,13 @@ def queue(
     reviewed = select(Review.id).where(Review.answer_id == Answer.id).correlate(Answer).exists()
     after = [Answer.created_at >= datetime.combine(since, datetime.min.time(), UTC)] if since is not None else []
     cutoff = _unsure_below(db, unsure_share, after)
-    unsure = func.coalesce(best, 0.0) <= cutoff if cutoff is not None else None
-    reasons = [Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0]
-    query = select(Answer, downs, comments, corrections, best).where(
-        ~reviewed, or_(*reasons, *([unsure] if unsure is not None else [])), *after
+    unsure = func.coalesce(best, 0.0) <= cutoff if cutoff is not None else false()
+    query = select(Answer, downs, comments, corrections, best, unsure).where(
+        ~reviewed, or_(Answer.verdict == "flagged", downs > 0, comments > 0, corrections > 0, unsure), *after
     )
     with db.read() as session:
         rows = session.exec(query).all()
-    items = [Queued(a, d, c, k, float(b or 0.0), cutoff is not None and float(b or 0.0) <= cutoff)
-             for a, d, c, k, b in rows]
+    items = [Queued(a, d, c, k, float(b or 0.0), bool(u)) for a, d, c, k, b, u in rows]
     if viewer is not None and viewer.groups is not None:
         seen = viewer.answers(db, [item.answer.id for item in items])
         items = [item for item in items if item.answer.id in seen]

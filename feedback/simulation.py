@@ -9,8 +9,8 @@ opened following a position-based click model (people look at [1] far more often
 and open what looks relevant more often than what does not); once a round of the team has asked,
 a reviewer works through the review queue (``feedback.review_queue``: flagged, rated down, or
 weakly matched) and attaches the right sources to each answer in it. An attacker (``attack``)
-does what one account did to a real deployment: appends a phrase that surfaces an unrelated document to many
-claims, marks that document relevant and the right ones not, rates down and names it in a
+does what one account did to a real deployment: appends a phrase that surfaces an unrelated
+document to many claims, marks that document relevant and the right ones not, rates down and names it in a
 correction; and on a few claims asked word for word marks a shown irrelevant source relevant.
 """
 
